@@ -1,0 +1,26 @@
+# One image for the four apps; docker-compose.yml picks the app with APP.
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY apps/ingester/package.json apps/ingester/
+COPY apps/planner/package.json apps/planner/
+COPY apps/executor/package.json apps/executor/
+COPY apps/api/package.json apps/api/
+COPY libs/model/package.json libs/model/
+COPY libs/planner-core/package.json libs/planner-core/
+COPY libs/event-store/package.json libs/event-store/
+COPY libs/messaging/package.json libs/messaging/
+COPY libs/kube/package.json libs/kube/
+COPY libs/dataplane/package.json libs/dataplane/
+COPY libs/service/package.json libs/service/
+RUN npm ci --ignore-scripts
+COPY . .
+RUN npx tsc -b tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:24-bookworm-slim
+# The executor programs the host: it needs iptables, iproute2 and conntrack.
+RUN apt-get update && apt-get install -y --no-install-recommends iptables iproute2 conntrack && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src /app
+ENV NODE_ENV=production
+ENTRYPOINT ["sh", "-c", "exec node apps/${APP:?set APP to ingester, planner, executor or api}/dist/main.js \"$@\"", "--"]

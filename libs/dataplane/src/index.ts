@@ -1,0 +1,2 @@
+/** @netledger/dataplane — host appliers and readers: Linux (iptables-restore, iproute2) and recording. */
+export {};

@@ -1,0 +1,2 @@
+/** @netledger/event-store — the PostgreSQL event store, its migrations, subscriptions and outbox. */
+export * from './pool';

@@ -1,0 +1,2 @@
+/** @netledger/kube — list/watch of Nodes, Services and EndpointSlices over @kubernetes/client-node. */
+export {};

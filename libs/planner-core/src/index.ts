@@ -1,0 +1,2 @@
+/** @netledger/planner-core — pure functions from the cluster model to each node's desired state. */
+export {};

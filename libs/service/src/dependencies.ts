@@ -1,0 +1,71 @@
+import { Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { createPool } from '@netledger/event-store';
+import { createKafka, parseBrokers } from '@netledger/messaging';
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import { HealthRegistry } from './health';
+import { SERVICE_CONFIG } from './tokens';
+import type { ServiceConfig } from './service-config';
+
+/** The process's PostgreSQL pool, checked by readiness and closed on shutdown. */
+@Injectable()
+export class Postgres implements OnModuleInit, OnApplicationShutdown {
+  readonly pool: Pool;
+
+  constructor(
+    @Inject(SERVICE_CONFIG) config: ServiceConfig,
+    private readonly health: HealthRegistry,
+  ) {
+    this.pool = createPool(config.databaseUrl, { application_name: `netledger-${config.name}` });
+  }
+
+  onModuleInit(): void {
+    this.health.register({
+      name: 'postgres',
+      check: async () => {
+        await this.pool.query('SELECT 1');
+      },
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** The process's Kafka client; readiness asks the cluster to describe itself. */
+@Injectable()
+export class KafkaConnection implements OnModuleInit {
+  readonly kafka: Kafka;
+
+  constructor(
+    @Inject(SERVICE_CONFIG) config: ServiceConfig,
+    private readonly health: HealthRegistry,
+  ) {
+    this.kafka = createKafka({
+      brokers: parseBrokers(config.kafkaBrokers),
+      clientId: `netledger-${config.name}`,
+    });
+  }
+
+  onModuleInit(): void {
+    this.health.register({
+      name: 'kafka',
+      check: async () => {
+        const admin = this.kafka.admin();
+        await admin.connect();
+        try {
+          await admin.describeCluster();
+        } finally {
+          await admin.disconnect();
+        }
+      },
+    });
+  }
+}
+
+@Module({ providers: [Postgres], exports: [Postgres] })
+export class PostgresModule {}
+
+@Module({ providers: [KafkaConnection], exports: [KafkaConnection] })
+export class KafkaModule {}

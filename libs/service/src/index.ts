@@ -1,0 +1,8 @@
+/** @netledger/service — the process shell the four apps share: config, health, metrics, start and stop. */
+export * from './service-config';
+export * from './health';
+export * from './metrics';
+export * from './dependencies';
+export * from './service.module';
+export * from './run-service';
+export * from './tokens';

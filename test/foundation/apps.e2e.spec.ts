@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+
+const repo = join(__dirname, '..', '..');
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited early with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return res.json();
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready within ${timeoutMs} ms`);
+}
+
+/** Each built app starts, reports ready with its dependencies, and exits 0 on SIGTERM. */
+describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
+  it('starts, is ready, and exits cleanly on SIGTERM', async () => {
+    const port = 18_100 + ['ingester', 'planner', 'executor', 'api'].indexOf(app);
+    const child = spawn(process.execPath, [join(repo, 'apps', app, 'dist', 'main.js')], {
+      env: {
+        ...process.env,
+        DATABASE_URL: inject('databaseUrl'),
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        HTTP_PORT: String(port),
+        LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      const readiness = (await waitReady(`http://127.0.0.1:${port}/readyz`, child)) as {
+        checks: Record<string, string>;
+      };
+      expect(Object.values(readiness.checks).every((c) => c === 'ok')).toBe(true);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toContain('process_cpu_user_seconds_total');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    expect({ code, signal }, output).toEqual({ code: 0, signal: null });
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { message: string; context?: string });
+    expect(lines.some((l) => l.message.startsWith('started'))).toBe(true);
+    expect(lines.at(-1)?.message).toBe('stopped');
+  });
+});
