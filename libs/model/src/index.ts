@@ -1,5 +1,12 @@
 /**
  * @netledger/model — the plain types Netledger reasons about and their validation at the edge:
- * Kubernetes objects (only the fields used), node state, events and their codecs. No I/O, no Nest.
+ * Kubernetes objects (only the fields used), proxy configuration, host facts, node state, events
+ * and their codecs. No I/O, no Nest.
  */
 export * from './errors/netledger-error';
+export * from './net/ip';
+export * from './kube/names';
+export * from './kube/objects';
+export * from './kube/validate';
+export * from './proxy/proxy-config';
+export * from './proxy/host-facts';

@@ -1,0 +1,346 @@
+import { z } from 'zod';
+import { NetledgerError } from '../errors/netledger-error';
+import { canonicalIp, formatCidr, parseCidr } from '../net/ip';
+import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from './names';
+import type { EndpointSlice, KubeObject, Node, Service } from './objects';
+
+/*
+ * Validation at the edge. Every value that can reach rendered iptables text or a host command is
+ * checked here and re-rendered from its parsed form (canonical IPs and CIDRs, integers, enums,
+ * names under Kubernetes' own rules), so no input can inject an argument, a quote or a line.
+ */
+
+const shown = (value: unknown) => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+
+const ip = z.string().transform((value, ctx) => {
+  const canonical = canonicalIp(value);
+  if (canonical === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${shown(value)} is not an IP address` });
+    return z.NEVER;
+  }
+  return canonical;
+});
+
+const cidr = z.string().transform((value, ctx) => {
+  const parsed = parseCidr(value);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `${shown(value)} is not a CIDR` });
+    return z.NEVER;
+  }
+  return formatCidr(parsed);
+});
+
+const named = (test: (v: string) => boolean, rule: string) =>
+  z.string().refine(test, { error: (issue) => `${shown(issue.input)} is not a ${rule}` });
+
+const dns1123Label = named(isDns1123Label, 'DNS-1123 label');
+const dns1035Label = named(isDns1035Label, 'DNS-1035 label');
+const dns1123Subdomain = named(isDns1123Subdomain, 'DNS-1123 subdomain');
+const labelValue = z
+  .string()
+  .max(63)
+  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, 'not a label value');
+const port = z.number().int().min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
+const optionalPort = z.number().int().min(0).max(65535).optional();
+const protocol = z.enum(['TCP', 'UDP', 'SCTP'], {
+  error: (i) => `${shown(i.input)} is not TCP, UDP or SCTP`,
+});
+const nullableBool = z.boolean().nullish();
+
+const metadata = <N extends z.ZodType<string>>(nameRule: N, namespaced: boolean) =>
+  z.object({
+    name: nameRule,
+    namespace: namespaced ? dns1123Label : z.string().optional(),
+    uid: z.string().max(128).optional(),
+    resourceVersion: z.string().max(64).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  });
+
+const serviceSchema = z.object({
+  kind: z.literal('Service'),
+  metadata: metadata(dns1035Label, true),
+  spec: z.object({
+    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
+    clusterIP: z.string().optional(),
+    clusterIPs: z.array(z.string()).optional(),
+    ports: z
+      .array(
+        z.object({
+          name: z.union([z.literal(''), dns1123Label]).default(''),
+          protocol: protocol.default('TCP'),
+          port,
+          nodePort: optionalPort,
+        }),
+      )
+      .default([]),
+    externalIPs: z.array(ip).default([]),
+    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    sessionAffinityConfig: z
+      .object({
+        clientIP: z.object({ timeoutSeconds: z.number().int().min(1).max(86400).optional() }).optional(),
+      })
+      .optional(),
+    externalTrafficPolicy: z.enum(['Cluster', 'Local', 'Global']).optional(),
+    internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+    healthCheckNodePort: optionalPort,
+    loadBalancerSourceRanges: z.array(cidr).default([]),
+  }),
+  status: z
+    .object({
+      loadBalancer: z
+        .object({
+          ingress: z
+            .array(
+              z.object({
+                ip: ip.optional(),
+                hostname: z.string().optional(),
+                ipMode: z.enum(['VIP', 'Proxy']).optional(),
+              }),
+            )
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+const endpointSliceSchema = z.object({
+  kind: z.literal('EndpointSlice'),
+  metadata: metadata(dns1123Subdomain, true),
+  addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
+  ports: z
+    .array(
+      z.object({
+        name: z.union([z.literal(''), dns1123Label]).nullish(),
+        port: port.nullish(),
+        protocol: protocol.default('TCP'),
+      }),
+    )
+    .nullish(),
+  endpoints: z
+    .array(
+      z.object({
+        addresses: z.array(z.string()).min(1, 'an endpoint needs an address'),
+        conditions: z
+          .object({ ready: nullableBool, serving: nullableBool, terminating: nullableBool })
+          .nullish(),
+        nodeName: dns1123Subdomain.nullish(),
+        zone: labelValue.nullish(),
+        hints: z
+          .object({
+            forZones: z.array(z.object({ name: labelValue })).nullish(),
+            forNodes: z.array(z.object({ name: dns1123Subdomain })).nullish(),
+          })
+          .nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+const nodeSchema = z.object({
+  kind: z.literal('Node'),
+  metadata: metadata(dns1123Subdomain, false),
+  spec: z.object({ podCIDR: cidr.optional(), podCIDRs: z.array(cidr).optional() }).default({}),
+  status: z
+    .object({ addresses: z.array(z.object({ type: z.string(), address: z.string() })).default([]) })
+    .default({ addresses: [] }),
+});
+
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+const FLANNEL_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com/';
+
+function fail(kind: string, raw: unknown, error: z.ZodError): never {
+  const meta = (raw as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
+  const namespace = typeof meta?.namespace === 'string' ? meta.namespace : undefined;
+  const name = typeof meta?.name === 'string' ? meta.name : undefined;
+  const issue = error.issues[0]!;
+  const field = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
+  const who = `${kind} ${namespace ? `${shown(namespace).slice(1, -1)}/` : ''}${name ? shown(name).slice(1, -1) : '(unnamed)'}`;
+  throw new NetledgerError('INPUT.INVALID_OBJECT', `${who}: ${field || '(object)'}: ${issue.message}`, {
+    details: { kind, namespace, name, field, reason: issue.message },
+  });
+}
+
+function invalid(
+  kind: string,
+  meta: { namespace?: string; name: string },
+  field: string,
+  reason: string,
+): never {
+  const who = `${kind} ${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}`;
+  throw new NetledgerError('INPUT.INVALID_OBJECT', `${who}: ${field}: ${reason}`, {
+    details: { kind, namespace: meta.namespace, name: meta.name, field, reason },
+  });
+}
+
+/** Validates a v1 Service as the apiserver serves it; throws INPUT.INVALID_OBJECT naming the field. */
+export function validateService(raw: unknown): Service {
+  const parsed = serviceSchema.safeParse(raw);
+  if (!parsed.success) fail('Service', raw, parsed.error);
+  const { metadata: m, spec, status } = parsed.data;
+  const meta = { namespace: m.namespace as string, name: m.name };
+  const ipTexts = spec.clusterIPs ?? (spec.clusterIP !== undefined ? [spec.clusterIP] : []);
+  const headless =
+    ipTexts.length === 0 || ipTexts[0] === 'None' || ipTexts[0] === '' || spec.type === 'ExternalName';
+  const clusterIPs = headless
+    ? []
+    : ipTexts.map(
+        (text, i) =>
+          canonicalIp(text) ??
+          invalid('Service', meta, `spec.clusterIPs[${i}]`, `${shown(text)} is not an IP address`),
+      );
+  const ports = spec.ports.map((p) => ({
+    ...p,
+    nodePort: spec.type === 'NodePort' || spec.type === 'LoadBalancer' ? (p.nodePort ?? 0) : 0,
+  }));
+  const seen = new Set<string>();
+  for (const [i, p] of ports.entries()) {
+    if (ports.length > 1 && p.name === '')
+      invalid('Service', meta, `spec.ports[${i}].name`, 'required when a Service has several ports');
+    if (seen.has(p.name))
+      invalid('Service', meta, `spec.ports[${i}].name`, `duplicate port name ${shown(p.name)}`);
+    seen.add(p.name);
+  }
+  return {
+    kind: 'Service',
+    ...meta,
+    ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    type: spec.type,
+    clusterIPs,
+    ports,
+    externalIPs: spec.externalIPs,
+    sessionAffinity: spec.sessionAffinity,
+    sessionAffinityTimeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800,
+    externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+    internalTrafficPolicy: spec.internalTrafficPolicy ?? 'Cluster',
+    healthCheckNodePort: spec.healthCheckNodePort ?? 0,
+    loadBalancerSourceRanges: spec.loadBalancerSourceRanges,
+    loadBalancerIngress: (status?.loadBalancer?.ingress ?? [])
+      .filter((ing): ing is typeof ing & { ip: string } => ing.ip !== undefined)
+      .map((ing) => ({ ip: ing.ip, ipMode: ing.ipMode ?? 'VIP' })),
+  };
+}
+
+/** Validates a discovery.k8s.io/v1 EndpointSlice; throws INPUT.INVALID_OBJECT naming the field. */
+export function validateEndpointSlice(raw: unknown): EndpointSlice {
+  const parsed = endpointSliceSchema.safeParse(raw);
+  if (!parsed.success) fail('EndpointSlice', raw, parsed.error);
+  const { metadata: m, addressType } = parsed.data;
+  const meta = { namespace: m.namespace as string, name: m.name };
+  const serviceName = m.labels?.[SERVICE_NAME_LABEL] ?? null;
+  if (serviceName !== null && !isDns1035Label(serviceName)) {
+    invalid(
+      'EndpointSlice',
+      meta,
+      `metadata.labels.${SERVICE_NAME_LABEL}`,
+      `${shown(serviceName)} is not a Service name`,
+    );
+  }
+  const endpoints = (parsed.data.endpoints ?? []).map((ep, i) => ({
+    addresses: ep.addresses.map((address, j) => {
+      if (addressType === 'FQDN') {
+        return isDns1123Subdomain(address)
+          ? address
+          : invalid(
+              'EndpointSlice',
+              meta,
+              `endpoints[${i}].addresses[${j}]`,
+              `${shown(address)} is not a DNS name`,
+            );
+      }
+      const canonical = canonicalIp(address);
+      if (canonical === undefined || (addressType === 'IPv4') !== !canonical.includes(':')) {
+        invalid(
+          'EndpointSlice',
+          meta,
+          `endpoints[${i}].addresses[${j}]`,
+          `${shown(address)} is not an ${addressType} address`,
+        );
+      }
+      return canonical;
+    }),
+    ready: ep.conditions?.ready ?? null,
+    serving: ep.conditions?.serving ?? null,
+    terminating: ep.conditions?.terminating ?? null,
+    nodeName: ep.nodeName ?? null,
+    zone: ep.zone ?? null,
+    hintsForZones: (ep.hints?.forZones ?? []).map((z) => z.name),
+    hintsForNodes: (ep.hints?.forNodes ?? []).map((n) => n.name),
+  }));
+  return {
+    kind: 'EndpointSlice',
+    ...meta,
+    ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    serviceName,
+    addressType,
+    ports: (parsed.data.ports ?? []).map((p) => ({
+      name: p.name ?? null,
+      port: p.port ?? null,
+      protocol: p.protocol,
+    })),
+    endpoints,
+  };
+}
+
+/** Validates a v1 Node; throws INPUT.INVALID_OBJECT naming the field. */
+export function validateNode(raw: unknown): Node {
+  const parsed = nodeSchema.safeParse(raw);
+  if (!parsed.success) fail('Node', raw, parsed.error);
+  const { metadata: m, spec, status } = parsed.data;
+  const addresses = status.addresses
+    .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
+    .map((a, i) => ({
+      type: a.type,
+      address:
+        canonicalIp(a.address) ??
+        invalid(
+          'Node',
+          { name: m.name },
+          `status.addresses[${i}].address`,
+          `${shown(a.address)} is not an IP address`,
+        ),
+    }));
+  const annotations = Object.fromEntries(
+    Object.entries(m.annotations ?? {}).filter(([key]) => key.startsWith(FLANNEL_ANNOTATION_PREFIX)),
+  );
+  return {
+    kind: 'Node',
+    name: m.name,
+    ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    labels: m.labels ?? {},
+    annotations,
+    podCIDRs: spec.podCIDRs ?? (spec.podCIDR !== undefined ? [spec.podCIDR] : []),
+    addresses,
+  };
+}
+
+/** Validates any object Netledger reads, dispatching on `kind`. */
+export function validateObject(raw: unknown): KubeObject {
+  const kind = (raw as { kind?: unknown } | null)?.kind;
+  switch (kind) {
+    case 'Service':
+      return validateService(raw);
+    case 'EndpointSlice':
+      return validateEndpointSlice(raw);
+    case 'Node':
+      return validateNode(raw);
+    default:
+      throw new NetledgerError(
+        'INPUT.UNSUPPORTED_KIND',
+        `kind ${shown(kind)} is not one Netledger reads (Node, Service, EndpointSlice)`,
+        {
+          details: { kind },
+        },
+      );
+  }
+}

@@ -1,0 +1,100 @@
+import { NetledgerError } from '../errors/netledger-error';
+import { formatCidr, parseCidr } from '../net/ip';
+
+/**
+ * The kube-proxy settings that change the rules it writes, validated. Built from kube-proxy's own
+ * KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) by parseKubeProxyConfiguration.
+ */
+export interface ProxyConfig {
+  /** Canonical CIDRs from clusterCIDR (comma separated there). */
+  readonly clusterCIDRs: readonly string[];
+  /** How kube-proxy tells pod traffic from the rest. */
+  readonly detectLocalMode: 'ClusterCIDR' | 'NodeCIDR';
+  /** iptables.masqueradeBit, 0..31 (default 14). */
+  readonly masqueradeBit: number;
+  readonly masqueradeAll: boolean;
+  /** iptables.localhostNodePorts (default true). */
+  readonly localhostNodePorts: boolean;
+  /** Canonical CIDRs, or the word "primary"; empty means every local address. */
+  readonly nodePortAddresses: readonly string[];
+}
+
+export const DEFAULT_PROXY_CONFIG: ProxyConfig = {
+  clusterCIDRs: [],
+  detectLocalMode: 'ClusterCIDR',
+  masqueradeBit: 14,
+  masqueradeAll: false,
+  localhostNodePorts: true,
+  nodePortAddresses: [],
+};
+
+function bad(field: string, reason: string): never {
+  throw new NetledgerError('INPUT.INVALID_PROXY_CONFIG', `KubeProxyConfiguration: ${field}: ${reason}`, {
+    details: { field, reason },
+  });
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function bool(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') bad(field, 'must be true or false');
+  return value;
+}
+
+/**
+ * Reads kube-proxy's KubeProxyConfiguration (as parsed from its YAML or JSON file) into a
+ * ProxyConfig. Unknown fields are ignored as kube-proxy's lenient decoding would; wrong values
+ * throw INPUT.INVALID_PROXY_CONFIG naming the field.
+ */
+export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
+  if (!isRecord(raw)) bad('(document)', 'not a mapping');
+  if (raw.kind !== 'KubeProxyConfiguration')
+    bad('kind', `expected KubeProxyConfiguration, got ${JSON.stringify(raw.kind)}`);
+  if (raw.apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1') {
+    bad('apiVersion', `expected kubeproxy.config.k8s.io/v1alpha1, got ${JSON.stringify(raw.apiVersion)}`);
+  }
+  const iptables = isRecord(raw.iptables) ? raw.iptables : {};
+  const linux = isRecord(raw.linux) ? raw.linux : {};
+
+  let clusterCIDRs: string[] = [];
+  if (raw.clusterCIDR !== undefined && raw.clusterCIDR !== null && raw.clusterCIDR !== '') {
+    if (typeof raw.clusterCIDR !== 'string') bad('clusterCIDR', 'must be a string');
+    clusterCIDRs = raw.clusterCIDR.split(',').map((text, i) => {
+      const cidr = parseCidr(text);
+      return cidr ? formatCidr(cidr) : bad(`clusterCIDR[${i}]`, `${JSON.stringify(text)} is not a CIDR`);
+    });
+  }
+
+  const mode = raw.detectLocalMode ?? 'ClusterCIDR';
+  if (mode !== 'ClusterCIDR' && mode !== 'NodeCIDR' && mode !== '') {
+    bad('detectLocalMode', `${JSON.stringify(mode)} is not supported (ClusterCIDR or NodeCIDR)`);
+  }
+
+  const bit = iptables.masqueradeBit ?? 14;
+  if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31)
+    bad('iptables.masqueradeBit', 'must be an integer 0..31');
+
+  const addresses = raw.nodePortAddresses ?? [];
+  if (!Array.isArray(addresses)) bad('nodePortAddresses', 'must be a list');
+  const nodePortAddresses = addresses.map((text: unknown, i) => {
+    if (text === 'primary') return 'primary';
+    const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
+    return cidr
+      ? formatCidr(cidr)
+      : bad(`nodePortAddresses[${i}]`, `${JSON.stringify(text)} is not a CIDR or "primary"`);
+  });
+
+  return {
+    clusterCIDRs,
+    detectLocalMode: mode === 'NodeCIDR' ? 'NodeCIDR' : 'ClusterCIDR',
+    masqueradeBit: bit,
+    // linux.masqueradeAll replaced iptables.masqueradeAll; either sets it.
+    masqueradeAll:
+      bool(linux.masqueradeAll, 'linux.masqueradeAll', false) ||
+      bool(iptables.masqueradeAll, 'iptables.masqueradeAll', false),
+    localhostNodePorts: bool(iptables.localhostNodePorts, 'iptables.localhostNodePorts', true),
+    nodePortAddresses,
+  };
+}
