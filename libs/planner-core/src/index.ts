@@ -1,2 +1,18 @@
-/** @netledger/planner-core — pure functions from the cluster model to each node's desired state. */
-export {};
+/**
+ * @netledger/planner-core — pure functions from the cluster model to each node's desired state:
+ * kube-proxy's iptables rules and flannel's vxlan overlay, diffs between revisions, and their
+ * rendering for the host. No I/O, no Nest.
+ */
+export * from './iptables/types';
+export * from './iptables/render-restore';
+export * from './kube-proxy/constants';
+export * from './kube-proxy/chain-names';
+export * from './kube-proxy/service-port';
+export * from './kube-proxy/endpoints';
+export * from './kube-proxy/categorize';
+export * from './kube-proxy/node-profile';
+export * from './kube-proxy/service-fragment';
+export * from './kube-proxy/fixed-rules';
+export * from './kube-proxy/node-plan';
+export * from './kube-proxy/tables';
+export * from './kube-proxy/kube-proxy-planner';

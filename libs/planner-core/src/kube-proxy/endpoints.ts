@@ -1,0 +1,68 @@
+import type { EndpointSlice, Protocol } from '@netledger/model';
+
+/** One endpoint of one service port as kube-proxy keeps it (pkg/proxy/endpointslicecache.go). */
+export interface EndpointInfo {
+  readonly ip: string;
+  readonly port: number;
+  /** "ip:port", kube-proxy's Endpoint.String(); the sort key and the SEP hash input. */
+  readonly hostPort: string;
+  readonly nodeName: string | null;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
+/** Endpoints of one Service keyed by `${portName}/${protocol}` of the endpoint port. */
+export type EndpointsByPort = ReadonlyMap<string, readonly EndpointInfo[]>;
+
+export function endpointPortKey(portName: string, protocol: Protocol): string {
+  return `${portName}/${protocol}`;
+}
+
+/**
+ * Merges the IPv4 EndpointSlices of one Service into its endpoints per port, as kube-proxy does:
+ * ports without a name field or a port number are ignored; an endpoint contributes its first
+ * address; ready and serving default to true, terminating to false; an ip:port seen in several
+ * slices is kept once, a non-terminating one preferred (among equals, the first in slice name
+ * order, where kube-proxy's map order leaves it undefined); each port's endpoints sorted by
+ * "ip:port" as strings.
+ */
+export function endpointsOfService(slices: Iterable<EndpointSlice>): Map<string, EndpointInfo[]> {
+  const ordered = [...slices]
+    .filter((s) => s.addressType === 'IPv4')
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const byPort = new Map<string, Map<string, EndpointInfo>>();
+  for (const slice of ordered) {
+    for (const p of slice.ports) {
+      if (p.name === null || p.port === null) continue;
+      const key = endpointPortKey(p.name, p.protocol);
+      let set = byPort.get(key);
+      if (!set) byPort.set(key, (set = new Map()));
+      for (const ep of slice.endpoints) {
+        const ip = ep.addresses[0]!;
+        const hostPort = `${ip}:${p.port}`;
+        const terminating = ep.terminating ?? false;
+        const existing = set.get(hostPort);
+        if (existing && (terminating || !existing.terminating)) continue;
+        set.set(hostPort, {
+          ip,
+          port: p.port,
+          hostPort,
+          nodeName: ep.nodeName,
+          ready: ep.ready ?? true,
+          serving: ep.serving ?? true,
+          terminating,
+        });
+      }
+    }
+  }
+  const result = new Map<string, EndpointInfo[]>();
+  for (const [key, set] of byPort) {
+    if (set.size === 0) continue;
+    result.set(
+      key,
+      [...set.values()].sort((a, b) => (a.hostPort < b.hostPort ? -1 : a.hostPort > b.hostPort ? 1 : 0)),
+    );
+  }
+  return result;
+}

@@ -1,0 +1,434 @@
+import {
+  DEFAULT_PROXY_CONFIG,
+  defaultHostFacts,
+  ipv4ToNumber,
+  type EndpointSlice,
+  type HostFacts,
+  type KubeObject,
+  type Node,
+  type ProxyConfig,
+  type Service,
+} from '@netledger/model';
+import type { Chain } from '../iptables/types';
+import { categorizeEndpoints, clusterEndpointsOf } from './categorize';
+import { LARGE_CLUSTER_ENDPOINTS_THRESHOLD } from './constants';
+import { endpointPortKey, endpointsOfService, type EndpointInfo } from './endpoints';
+import { fixedRules, type FixedRules } from './fixed-rules';
+import type { NodeProxyPlan, ServiceTable } from './node-plan';
+import { nodeProfile, type NodeProfile } from './node-profile';
+import { endpointChain, serviceFragment, type ServiceFragment } from './service-fragment';
+import { servicePortsOf, usesLocalEndpoints, type ServicePortInfo } from './service-port';
+
+/*
+ * How a change flows (compare Felix's calc graph):
+ *
+ *   Service ─┐                         ┌─> PortState (per service port: endpoints, cluster endpoints,
+ *            ├─> per-service rebuild ──┤     SEP chains, fragment cache per variant)
+ *   Slice  ──┘                         └─> localPortsByNode index, firewall port set, endpoint count
+ *
+ *   Node / HostFacts / ProxyConfig ──> NodeProfile ──> FixedRules (cached per fixedKey)
+ *
+ *   planNode(n) = profile(n) + ServiceTable(profile.serviceKey) + overrides(n)
+ *
+ * A ServiceTable is rebuilt lazily, sharing every fragment that did not change; overrides are the
+ * few ports whose fragment on n differs from the table's (local endpoints on n, or n inside a
+ * loadBalancerSourceRange).
+ */
+
+interface PortState {
+  readonly sp: ServicePortInfo;
+  readonly endpoints: readonly EndpointInfo[];
+  readonly cluster: readonly EndpointInfo[];
+  /** Nodes holding endpoints of this port, when the port uses local endpoints. */
+  readonly localNodes: ReadonlySet<string>;
+  /** Source ranges as [network, mask] numbers, when the port has a firewall chain. */
+  readonly firewall: readonly (readonly [number, number])[] | undefined;
+  readonly sepChains: Map<string, Chain>;
+  readonly fragments: Map<string, ServiceFragment>;
+}
+
+/** What changed since the last takeChanges(): service ports, and nodes whose profile changed. */
+export interface PlannerChanges {
+  readonly ports: ReadonlySet<string>;
+  readonly nodes: ReadonlySet<string>;
+  /** Every node's state may have changed (proxy config, large-cluster mode). */
+  readonly all: boolean;
+}
+
+const NO_NODES: ReadonlySet<string> = new Set();
+
+/**
+ * The kube-proxy half of the planner: holds the cluster's Services, EndpointSlices and Nodes and
+ * computes, for any node, the iptables state kube-proxy would program there. Pure: no I/O.
+ */
+export class KubeProxyPlanner {
+  private config: ProxyConfig;
+  private readonly services = new Map<string, Service>();
+  private readonly slices = new Map<string, EndpointSlice>();
+  private readonly slicesByService = new Map<string, Set<string>>();
+  private readonly nodes = new Map<string, Node>();
+  private readonly hostFacts = new Map<string, HostFacts>();
+
+  private readonly ports = new Map<string, PortState>();
+  private readonly portsByService = new Map<string, readonly string[]>();
+  private readonly localPortsByNode = new Map<string, Set<string>>();
+  private readonly firewallPorts = new Set<string>();
+  private totalEndpoints = 0;
+  private largeClusterMode = false;
+  private order: string[] | undefined;
+
+  private readonly profiles = new Map<string, NodeProfile>();
+  private readonly fixed = new Map<string, FixedRules>();
+  private readonly tables = new Map<string, { table: ServiceTable; dirty: Set<string> }>();
+
+  /** Ports in the order they changed; a node plan remembers how much of it it has seen. */
+  private changeLog: string[] = [];
+  private changeLogBase = 0;
+  private readonly nodePlans = new Map<string, { plan: NodeProxyPlan; seen: number }>();
+
+  private changedPorts = new Set<string>();
+  private changedNodes = new Set<string>();
+  private changedAll = false;
+
+  constructor(config: ProxyConfig = DEFAULT_PROXY_CONFIG) {
+    this.config = config;
+  }
+
+  /** Adds or replaces a validated object. */
+  upsert(object: KubeObject): void {
+    switch (object.kind) {
+      case 'Service': {
+        const key = `${object.namespace}/${object.name}`;
+        this.services.set(key, object);
+        this.rebuildService(key);
+        return;
+      }
+      case 'EndpointSlice': {
+        const key = `${object.namespace}/${object.name}`;
+        const previous = this.slices.get(key);
+        this.slices.set(key, object);
+        if (previous?.serviceName && previous.serviceName !== object.serviceName) {
+          this.unlinkSlice(`${previous.namespace}/${previous.serviceName}`, key);
+        }
+        if (object.serviceName) {
+          const serviceKey = `${object.namespace}/${object.serviceName}`;
+          let set = this.slicesByService.get(serviceKey);
+          if (!set) this.slicesByService.set(serviceKey, (set = new Set()));
+          set.add(key);
+          this.rebuildService(serviceKey);
+        }
+        return;
+      }
+      case 'Node':
+        this.nodes.set(object.name, object);
+        this.nodeChanged(object.name);
+        return;
+    }
+  }
+
+  /** Removes an object; removing one that is not there changes nothing. */
+  remove(kind: KubeObject['kind'], namespace: string, name: string): void {
+    switch (kind) {
+      case 'Service': {
+        const key = `${namespace}/${name}`;
+        if (this.services.delete(key)) this.rebuildService(key);
+        return;
+      }
+      case 'EndpointSlice': {
+        const key = `${namespace}/${name}`;
+        const previous = this.slices.get(key);
+        if (!previous) return;
+        this.slices.delete(key);
+        if (previous.serviceName) this.unlinkSlice(`${namespace}/${previous.serviceName}`, key);
+        return;
+      }
+      case 'Node':
+        if (this.nodes.delete(name)) this.nodeChanged(name);
+        return;
+    }
+  }
+
+  /** Records what a node's host reported; undefined returns to the defaults. */
+  setHostFacts(node: string, facts: HostFacts | undefined): void {
+    if (facts) this.hostFacts.set(node, facts);
+    else this.hostFacts.delete(node);
+    this.nodeChanged(node);
+  }
+
+  setProxyConfig(config: ProxyConfig): void {
+    this.config = config;
+    this.profiles.clear();
+    this.nodePlans.clear();
+    this.changedAll = true;
+  }
+
+  /** Names of the Nodes known, sorted. */
+  nodeNames(): string[] {
+    return [...this.nodes.keys()].sort();
+  }
+
+  getNode(name: string): Node | undefined {
+    return this.nodes.get(name);
+  }
+
+  /** Number of service ports programmed, and endpoints across them. */
+  stats(): { servicePorts: number; endpoints: number; largeClusterMode: boolean } {
+    return {
+      servicePorts: this.ports.size,
+      endpoints: this.totalEndpoints,
+      largeClusterMode: this.largeClusterMode,
+    };
+  }
+
+  /** Returns and forgets what changed since the last call. */
+  takeChanges(): PlannerChanges {
+    const changes = { ports: this.changedPorts, nodes: this.changedNodes, all: this.changedAll };
+    this.changedPorts = new Set();
+    this.changedNodes = new Set();
+    this.changedAll = false;
+    return changes;
+  }
+
+  /** The iptables state kube-proxy would program on `nodeName` (a Node object need not exist). */
+  planNode(nodeName: string): NodeProxyPlan {
+    const profile = this.profileOf(nodeName);
+    let fixed = this.fixed.get(profile.fixedKey);
+    if (!fixed) this.fixed.set(profile.fixedKey, (fixed = fixedRules(profile)));
+    const services = this.tableFor(profile);
+    const now = this.changeLogBase + this.changeLog.length;
+    const cached = this.nodePlans.get(nodeName);
+
+    let overrides: Map<string, ServiceFragment>;
+    if (cached && cached.plan.profile === profile && cached.seen >= this.changeLogBase) {
+      if (cached.seen === now && cached.plan.services === services) return cached.plan;
+      // Only the ports changed since this node was last planned can change its overrides; the
+      // override map is shared with the previous plan unless one of them concerns this node.
+      overrides = cached.plan.overrides as Map<string, ServiceFragment>;
+      let copied = false;
+      for (let i = cached.seen - this.changeLogBase; i < this.changeLog.length; i++) {
+        const portName = this.changeLog[i]!;
+        const state = this.ports.get(portName);
+        const concerns =
+          state !== undefined && (state.localNodes.has(nodeName) || this.allowsNode(state, profile));
+        if (!concerns && !overrides.has(portName)) continue;
+        if (!copied) {
+          overrides = new Map(overrides);
+          copied = true;
+        }
+        overrides.delete(portName);
+        if (concerns) this.override(overrides, services, state, profile, nodeName);
+      }
+    } else {
+      overrides = new Map();
+      for (const portName of this.localPortsByNode.get(nodeName) ?? NO_NODES) {
+        this.override(overrides, services, this.ports.get(portName)!, profile, nodeName);
+      }
+      for (const portName of this.firewallPorts) {
+        const state = this.ports.get(portName)!;
+        if (!overrides.has(portName) && this.allowsNode(state, profile))
+          this.override(overrides, services, state, profile, nodeName);
+      }
+    }
+    const plan = { node: nodeName, profile, fixed, services, overrides };
+    this.nodePlans.set(nodeName, { plan, seen: now });
+    return plan;
+  }
+
+  /** Records the node's fragment of a port when it differs from the shared table's. */
+  private override(
+    overrides: Map<string, ServiceFragment>,
+    services: ServiceTable,
+    state: PortState,
+    profile: NodeProfile,
+    nodeName: string,
+  ): void {
+    const fragment = this.fragmentFor(state, profile, nodeName);
+    if (fragment !== services.fragments.get(state.sp.portName)) overrides.set(state.sp.portName, fragment);
+  }
+
+  /** A loadBalancerSourceRange of the port contains the node's IP. */
+  private allowsNode(state: PortState, profile: NodeProfile): boolean {
+    const ip = profile.nodeIPNumber;
+    return (
+      state.firewall !== undefined &&
+      ip !== undefined &&
+      state.firewall.some(([network, mask]) => (ip & mask) >>> 0 === network)
+    );
+  }
+
+  // --- services and endpoints ---------------------------------------------------------------
+
+  private unlinkSlice(serviceKey: string, sliceKey: string): void {
+    const set = this.slicesByService.get(serviceKey);
+    if (!set) return;
+    set.delete(sliceKey);
+    if (set.size === 0) this.slicesByService.delete(serviceKey);
+    this.rebuildService(serviceKey);
+  }
+
+  /** Recomputes the ports of one Service from its object and slices; marks what changed. */
+  private rebuildService(serviceKey: string): void {
+    const before = this.portsByService.get(serviceKey) ?? [];
+    for (const portName of before) this.dropPort(portName);
+    this.portsByService.delete(serviceKey);
+    const service = this.services.get(serviceKey);
+    if (service) {
+      const sliceKeys = this.slicesByService.get(serviceKey) ?? new Set<string>();
+      const endpointsByPort = endpointsOfService([...sliceKeys].map((k) => this.slices.get(k)!));
+      const names: string[] = [];
+      for (const sp of servicePortsOf(service)) {
+        const endpoints = endpointsByPort.get(endpointPortKey(sp.endpointPortName, sp.protocol)) ?? [];
+        this.addPort(sp, endpoints);
+        names.push(sp.portName);
+      }
+      this.portsByService.set(serviceKey, names);
+    }
+    const after = this.portsByService.get(serviceKey) ?? [];
+    if (after.length !== before.length || after.some((name, i) => name !== before[i])) this.order = undefined;
+    this.updateLargeClusterMode();
+  }
+
+  private addPort(sp: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+    const localNodes = new Set<string>();
+    if (usesLocalEndpoints(sp))
+      for (const ep of endpoints) if (ep.nodeName !== null) localNodes.add(ep.nodeName);
+    const hasFirewall = sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+    const state: PortState = {
+      sp,
+      endpoints,
+      cluster: clusterEndpointsOf(endpoints),
+      localNodes,
+      firewall: hasFirewall
+        ? sp.loadBalancerSourceRanges.map((c) => {
+            const mask = c.prefix === 0 ? 0 : (~0 << (32 - c.prefix)) >>> 0;
+            return [(ipv4ToNumber(c.address) & mask) >>> 0, mask] as const;
+          })
+        : undefined,
+      sepChains: new Map(),
+      fragments: new Map(),
+    };
+    this.ports.set(sp.portName, state);
+    this.totalEndpoints += endpoints.length;
+    for (const node of localNodes) {
+      let set = this.localPortsByNode.get(node);
+      if (!set) this.localPortsByNode.set(node, (set = new Set()));
+      set.add(sp.portName);
+    }
+    if (hasFirewall) this.firewallPorts.add(sp.portName);
+    this.portChanged(sp.portName);
+  }
+
+  private dropPort(portName: string): void {
+    const state = this.ports.get(portName);
+    if (!state) return;
+    this.ports.delete(portName);
+    this.totalEndpoints -= state.endpoints.length;
+    for (const node of state.localNodes) {
+      const set = this.localPortsByNode.get(node);
+      set?.delete(portName);
+      if (set?.size === 0) this.localPortsByNode.delete(node);
+    }
+    this.firewallPorts.delete(portName);
+    this.portChanged(portName);
+  }
+
+  private portChanged(portName: string): void {
+    this.changedPorts.add(portName);
+    this.changeLog.push(portName);
+    if (this.changeLog.length > 100_000) {
+      // Nodes planned before the trimmed part are planned afresh.
+      this.changeLogBase += this.changeLog.length;
+      this.changeLog = [];
+    }
+    for (const entry of this.tables.values()) entry.dirty.add(portName);
+  }
+
+  private updateLargeClusterMode(): void {
+    const large = this.totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+    if (large === this.largeClusterMode) return;
+    // Every endpoint rule loses or regains its comment: all fragments are stale.
+    this.largeClusterMode = large;
+    for (const state of this.ports.values()) {
+      state.sepChains.clear();
+      state.fragments.clear();
+    }
+    this.tables.clear();
+    this.nodePlans.clear();
+    this.changedAll = true;
+  }
+
+  // --- nodes ----------------------------------------------------------------------------------
+
+  private nodeChanged(name: string): void {
+    this.profiles.delete(name);
+    this.nodePlans.delete(name);
+    this.changedNodes.add(name);
+  }
+
+  private profileOf(nodeName: string): NodeProfile {
+    let profile = this.profiles.get(nodeName);
+    if (!profile) {
+      const node = this.nodes.get(nodeName);
+      profile = nodeProfile(this.config, this.hostFacts.get(nodeName) ?? defaultHostFacts(node), node);
+      this.profiles.set(nodeName, profile);
+    }
+    return profile;
+  }
+
+  // --- fragments and tables -------------------------------------------------------------------
+
+  private sortedPortNames(): string[] {
+    this.order ??= [...this.ports.keys()].sort();
+    return this.order;
+  }
+
+  /** The service table for a profile, brought up to date by replacing only the changed ports. */
+  private tableFor(profile: NodeProfile): ServiceTable {
+    let entry = this.tables.get(profile.serviceKey);
+    if (entry && entry.dirty.size === 0) return entry.table;
+    const fragments = new Map<string, ServiceFragment>(entry ? entry.table.fragments : undefined);
+    const todo = entry ? entry.dirty : this.ports.keys();
+    for (const portName of todo) {
+      const state = this.ports.get(portName);
+      if (state) fragments.set(portName, this.fragmentFor(state, profile, undefined));
+      else fragments.delete(portName);
+    }
+    entry = { table: { order: this.sortedPortNames(), fragments }, dirty: new Set() };
+    this.tables.set(profile.serviceKey, entry);
+    return entry.table;
+  }
+
+  /**
+   * The fragment of a port on a node (undefined: the profile's default node, with no local
+   * endpoints and outside every source range). Cached per profile and variant.
+   */
+  private fragmentFor(state: PortState, profile: NodeProfile, nodeName: string | undefined): ServiceFragment {
+    const isLocalNode = nodeName !== undefined && state.localNodes.has(nodeName);
+    const allowFromNode = nodeName !== undefined && this.allowsNode(state, profile);
+    const endpoints = categorizeEndpoints(
+      state.sp,
+      state.endpoints,
+      state.cluster,
+      isLocalNode ? nodeName : '',
+    );
+    const variant = isLocalNode ? endpoints.local.map((ep) => ep.hostPort).join(',') : '';
+    const key = `${profile.serviceKey}#${variant}#${allowFromNode ? 1 : 0}`;
+    let fragment = state.fragments.get(key);
+    if (!fragment) {
+      fragment = serviceFragment(
+        state.sp,
+        { endpoints, allowFromNode },
+        profile,
+        this.largeClusterMode,
+        (ep) => {
+          let chain = state.sepChains.get(ep.hostPort);
+          if (!chain)
+            state.sepChains.set(ep.hostPort, (chain = endpointChain(state.sp, ep, this.largeClusterMode)));
+          return chain;
+        },
+      );
+      state.fragments.set(key, fragment);
+    }
+    return fragment;
+  }
+}
