@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from './main';
+
+const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures');
+const f = (name: string) => join(fixtures, name);
+
+function cli(...argv: string[]): { status: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const status = run(
+    argv,
+    (s) => (out += s),
+    (s) => (err += s),
+  );
+  return { status, out, err };
+}
+
+describe('netledger plan', () => {
+  it('prints the iptables-restore input for a node from a kubectl List, with kube-proxy config and host facts', () => {
+    const r = cli(
+      'plan',
+      '--cluster',
+      f('cluster.yaml'),
+      '--node',
+      'node-a',
+      '--proxy-config',
+      f('kube-proxy-config.yaml'),
+      '--host',
+      f('host.json'),
+    );
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/^\*filter\n/);
+    expect(r.out).toContain(
+      '-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP\n',
+    );
+    // localhostNodePorts: false in the KubeProxyConfiguration
+    expect(r.out).toContain('-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS\n');
+    expect(r.out).toContain(
+      '-A KUBE-EXT-2CMXP7HKUVJN7L6M -m comment --comment "pod traffic for default/nginx external destinations" -s 10.244.0.0/16 -j KUBE-SVC-2CMXP7HKUVJN7L6M\n',
+    );
+    expect(r.out).toContain(
+      '-A KUBE-SVL-2CMXP7HKUVJN7L6M -m comment --comment "default/nginx -> 10.244.1.5:80" -j KUBE-SEP-IZW656N5ZXYN5BEC\n',
+    );
+    expect(r.out).toContain('MASQUERADE --random-fully\n');
+    expect(r.out.trim().endsWith('COMMIT')).toBe(true);
+  });
+
+  it('differs on a node without the local endpoint (externalTrafficPolicy Local)', () => {
+    const r = cli(
+      'plan',
+      '--cluster',
+      f('cluster.yaml'),
+      '--node',
+      'node-b',
+      '--proxy-config',
+      f('kube-proxy-config.yaml'),
+    );
+    expect(r.out).toContain(
+      '-A KUBE-SVL-2CMXP7HKUVJN7L6M -m comment --comment "default/nginx -> 10.244.2.7:80" -j KUBE-SEP-66LGOVHJ4OIBFECU\n',
+    );
+    expect(r.out).not.toContain('-> 10.244.1.5:80" -j KUBE-SEP-IZW656N5ZXYN5BEC\n-A KUBE-SVL');
+  });
+
+  it('prints JSON with the release it matches', () => {
+    const r = cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'json');
+    const json = JSON.parse(r.out) as {
+      kubeProxyRelease: string;
+      iptables: { nat: Record<string, string[]> };
+    };
+    expect(json.kubeProxyRelease).toBe('v1.34');
+    expect(json.iptables.nat['KUBE-MARK-MASQ']).toEqual(['-j MARK --or-mark 0x4000']);
+  });
+
+  it('names every invalid object and field, and exits 1', () => {
+    const r = cli('plan', '--cluster', f('invalid-cluster.yaml'), '--node', 'node-a');
+    expect(r.status).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('2 invalid object(s)');
+    expect(r.err).toContain('Service default/web: spec.ports[0].protocol: "ICMP" is not TCP, UDP or SCTP');
+    expect(r.err).toContain(
+      'EndpointSlice default/web-1: endpoints[0].addresses[0]: "10.0.0.1\\n-A INPUT -j ACCEPT" is not an IPv4 address',
+    );
+  });
+
+  it('says which nodes exist when the node is unknown', () => {
+    const r = cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-z');
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('node "node-z" is not in');
+    expect(r.err).toContain('(nodes: node-a, node-b)');
+  });
+
+  it('reports unreadable files, bad YAML, bad proxy config and usage errors', () => {
+    expect(cli('plan', '--cluster', f('missing.yaml'), '--node', 'a').err).toMatch(
+      /missing\.yaml: cannot read/,
+    );
+    expect(cli('plan', '--cluster', f('host.json'), '--node', 'a').err).toContain('node "a" is not in');
+    expect(
+      cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--proxy-config', f('host.json')).err,
+    ).toContain('KubeProxyConfiguration');
+    const usage = cli('plan', '--cluster', f('cluster.yaml'));
+    expect(usage.status).toBe(2);
+    expect(usage.err).toContain('plan needs --cluster and --node');
+    expect(cli('plan', '--bogus').status).toBe(2);
+    expect(cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'xml').err).toContain(
+      'expected iptables or json',
+    );
+  });
+});

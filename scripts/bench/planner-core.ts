@@ -1,0 +1,77 @@
+import { DEFAULT_PROXY_CONFIG, type EndpointSlice } from '@netledger/model';
+import { KubeProxyPlanner, kubeProxyTables, type NodeProxyPlan } from '@netledger/planner-core';
+import { syntheticCluster } from '../../test/support/synthetic-cluster';
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+/**
+ * The kube-proxy planner on the benchmark cluster: 5,000 nodes, 10,000 services, ~100,000
+ * endpoints. Every node's plan is held at once, as the planner service holds them.
+ */
+export function benchPlannerCore(): Record<string, number> {
+  const cluster = syntheticCluster({ nodes: 5000, services: 10_000, endpointsPerService: 10, seed: 42 });
+  const endpoints = cluster.slices.reduce((n, s) => n + s.endpoints.length, 0);
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+
+  const start = performance.now();
+  const planner = new KubeProxyPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] });
+  for (const o of cluster.nodes) planner.upsert(o);
+  for (const o of cluster.services) planner.upsert(o);
+  for (const o of cluster.slices) planner.upsert(o);
+  const plans: NodeProxyPlan[] = cluster.nodes.map((n) => planner.planNode(n.name));
+  const fullSeconds = (performance.now() - start) / 1000;
+  planner.takeChanges();
+
+  const sample = plans.filter((_, i) => i % 250 === 0).map((p) => kubeProxyTables(p));
+  const rulesPerNode =
+    sample.reduce(
+      (n, t) => n + [...t.filter.chains, ...t.nat.chains].reduce((m, c) => m + c.rules.length, 0),
+      0,
+    ) / sample.length;
+
+  // One endpoint added to or removed from one service, then every node's state recomputed.
+  const timings: number[] = [];
+  const slices = new Map(cluster.slices.map((s) => [`${s.namespace}/${s.name}`, s]));
+  const keys = [...slices.keys()];
+  for (let i = 0; i < 200; i++) {
+    const key = keys[(i * 7919) % keys.length]!;
+    const current = slices.get(key)!;
+    const next: EndpointSlice =
+      i % 2 === 0
+        ? {
+            ...current,
+            endpoints: [
+              ...current.endpoints,
+              { ...current.endpoints[0]!, addresses: [`10.127.${i >> 8}.${i & 255}`] },
+            ],
+          }
+        : { ...current, endpoints: current.endpoints.slice(1) };
+    const t0 = performance.now();
+    planner.upsert(next);
+    planner.takeChanges();
+    for (let n = 0; n < plans.length; n++) plans[n] = planner.planNode(cluster.nodes[n]!.name);
+    timings.push(performance.now() - t0);
+    slices.set(key, next);
+  }
+  timings.sort((a, b) => a - b);
+  const peak = process.resourceUsage().maxRSS * 1024;
+
+  return {
+    'plan.nodes': cluster.nodes.length,
+    'plan.services': cluster.services.length,
+    'plan.endpoints': endpoints,
+    'plan.fullSeconds': round(fullSeconds, 3),
+    'plan.peakRssMiB': round(peak / 2 ** 20, 1),
+    'plan.heldRssMiB': round((process.memoryUsage().rss - rssBefore) / 2 ** 20, 1),
+    'plan.rulesPerNode': Math.round(rulesPerNode),
+    'plan.endpointChangeP50Ms': round(percentile(timings, 50), 2),
+    'plan.endpointChangeP99Ms': round(percentile(timings, 99), 2),
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
