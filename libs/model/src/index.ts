@@ -10,3 +10,6 @@ export * from './kube/objects';
 export * from './kube/validate';
 export * from './proxy/proxy-config';
 export * from './proxy/host-facts';
+export * from './proxy/net-conf';
+export * from './state/node-state';
+export * from './state/node-state-codec';

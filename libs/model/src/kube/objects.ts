@@ -87,8 +87,12 @@ export interface Node {
   readonly uid?: string;
   readonly resourceVersion?: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** Only the annotations Netledger reads (flannel's). */
+  /** Only the annotations Netledger reads (flannel's), as given. */
   readonly annotations: Readonly<Record<string, string>>;
+  /** flannel's public-ip-overwrite, else public-ip annotation, validated; null when absent. */
+  readonly flannelPublicIp: string | null;
+  /** VtepMAC from flannel's backend-data annotation, validated and lower-cased; null when absent. */
+  readonly flannelVtepMac: string | null;
   /** Canonical CIDRs; spec.podCIDRs, or [spec.podCIDR]. */
   readonly podCIDRs: readonly string[];
   readonly addresses: readonly NodeAddress[];

@@ -151,6 +151,7 @@ const nodeSchema = z.object({
 });
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+const MAC = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 const FLANNEL_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com/';
 
 function fail(kind: string, raw: unknown, error: z.ZodError): never {
@@ -312,9 +313,45 @@ export function validateNode(raw: unknown): Node {
   const annotations = Object.fromEntries(
     Object.entries(m.annotations ?? {}).filter(([key]) => key.startsWith(FLANNEL_ANNOTATION_PREFIX)),
   );
+  const meta = { name: m.name };
+  const ipAnnotation = (key: string) => {
+    const text = annotations[`${FLANNEL_ANNOTATION_PREFIX}${key}`];
+    if (text === undefined) return null;
+    return (
+      canonicalIp(text) ??
+      invalid(
+        'Node',
+        meta,
+        `metadata.annotations.${FLANNEL_ANNOTATION_PREFIX}${key}`,
+        `${shown(text)} is not an IP address`,
+      )
+    );
+  };
+  const flannelPublicIp = ipAnnotation('public-ip-overwrite') ?? ipAnnotation('public-ip');
+  let flannelVtepMac: string | null = null;
+  const backendData = annotations[`${FLANNEL_ANNOTATION_PREFIX}backend-data`];
+  if (backendData !== undefined && backendData !== '' && backendData !== 'null') {
+    let mac: unknown;
+    try {
+      mac = (JSON.parse(backendData) as { VtepMAC?: unknown } | null)?.VtepMAC;
+    } catch {
+      mac = undefined;
+    }
+    if (typeof mac !== 'string' || !MAC.test(mac)) {
+      invalid(
+        'Node',
+        meta,
+        `metadata.annotations.${FLANNEL_ANNOTATION_PREFIX}backend-data`,
+        `${shown(backendData)} has no valid VtepMAC`,
+      );
+    }
+    flannelVtepMac = mac.toLowerCase();
+  }
   return {
     kind: 'Node',
     name: m.name,
+    flannelPublicIp,
+    flannelVtepMac,
     ...(m.uid !== undefined ? { uid: m.uid } : {}),
     ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
     labels: m.labels ?? {},

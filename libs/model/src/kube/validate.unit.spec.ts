@@ -138,6 +138,33 @@ describe('validating Kubernetes objects at the edge', () => {
     );
   });
 
+  it("reads flannel's annotations and rejects malformed ones", () => {
+    const raw = (annotations: Record<string, string>) => ({
+      kind: 'Node',
+      metadata: { name: 'node-1', annotations },
+      spec: {},
+      status: {},
+    });
+    const n = validateNode(
+      raw({
+        'flannel.alpha.coreos.com/backend-data': '{"VNI":1,"VtepMAC":"0A:58:0a:f4:01:00"}',
+        'flannel.alpha.coreos.com/public-ip': '192.168.56.11',
+        'flannel.alpha.coreos.com/public-ip-overwrite': '203.0.113.9',
+        'other.io/ignored': 'x',
+      }),
+    );
+    expect(n.flannelVtepMac).toBe('0a:58:0a:f4:01:00');
+    expect(n.flannelPublicIp).toBe('203.0.113.9');
+    expect(Object.keys(n.annotations)).not.toContain('other.io/ignored');
+    expect(
+      rejection(() => validateNode(raw({ 'flannel.alpha.coreos.com/backend-data': '{"VtepMAC":"zz"}' })))
+        .message,
+    ).toContain('has no valid VtepMAC');
+    expect(
+      rejection(() => validateNode(raw({ 'flannel.alpha.coreos.com/public-ip': '1.2.3' }))).details.field,
+    ).toBe('metadata.annotations.flannel.alpha.coreos.com/public-ip');
+  });
+
   it('refuses kinds it does not read', () => {
     expect(() => validateObject({ kind: 'Pod' })).toThrow(/kind "Pod" is not one Netledger reads/);
   });

@@ -15,6 +15,8 @@ export interface HostFacts {
   readonly nfacctCounters: readonly string[];
   /** net.netfilter.nf_conntrack_tcp_be_liberal is non-zero (kube-proxy then drops no INVALID packets). */
   readonly conntrackTcpBeLiberal: boolean;
+  /** MTU of the underlay interface (the overlay device gets 50 less). */
+  readonly underlayMtu: number;
 }
 
 /** Defaults for a host nothing was reported from: its InternalIPs plus loopback, a modern iptables. */
@@ -27,6 +29,7 @@ export function defaultHostFacts(node: Node | undefined): HostFacts {
     randomFully: true,
     nfacctCounters: [],
     conntrackTcpBeLiberal: false,
+    underlayMtu: 1500,
   };
 }
 
@@ -40,7 +43,8 @@ function bad(field: string, reason: string): never {
 
 /**
  * Reads host facts as JSON (`{"interfaceAddresses": [...], "iptables": {"randomFully": true,
- * "nfacct": [...]}, "conntrackTcpBeLiberal": false}`), filling what is absent from `defaults`.
+ * "nfacct": [...]}, "conntrackTcpBeLiberal": false, "underlayMtu": 1500}`), filling what is
+ * absent from `defaults`.
  */
 export function parseHostFacts(raw: unknown, defaults: HostFacts): HostFacts {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('(document)', 'not an object');
@@ -71,5 +75,14 @@ export function parseHostFacts(raw: unknown, defaults: HostFacts): HostFacts {
   }
   const liberal = r.conntrackTcpBeLiberal ?? defaults.conntrackTcpBeLiberal;
   if (typeof liberal !== 'boolean') bad('conntrackTcpBeLiberal', 'must be true or false');
-  return { interfaceAddresses, randomFully, nfacctCounters, conntrackTcpBeLiberal: liberal };
+  const mtu = r.underlayMtu ?? defaults.underlayMtu;
+  if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 1280 || mtu > 65535)
+    bad('underlayMtu', 'must be an integer 1280..65535');
+  return {
+    interfaceAddresses,
+    randomFully,
+    nfacctCounters,
+    conntrackTcpBeLiberal: liberal,
+    underlayMtu: mtu,
+  };
 }

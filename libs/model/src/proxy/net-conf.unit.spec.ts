@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_OVERLAY_CONFIG, parseNetConf } from './net-conf';
+import { parseKubeProxyConfiguration } from './proxy-config';
+import { defaultHostFacts, parseHostFacts } from './host-facts';
+
+describe("flannel's net-conf.json", () => {
+  it('reads the vxlan backend with flannel defaults (VNI 1, kernel port 8472), keys case-insensitive as in Go', () => {
+    expect(parseNetConf({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } })).toEqual(
+      DEFAULT_OVERLAY_CONFIG,
+    );
+    expect(
+      parseNetConf({
+        network: '10.42.0.0/16',
+        backend: { type: 'vxlan', vni: 7, port: 4789, mtu: 1400, directRouting: true },
+      }),
+    ).toMatchObject({
+      network: '10.42.0.0/16',
+      vni: 7,
+      port: 4789,
+      mtu: 1400,
+      directRouting: true,
+    });
+  });
+
+  it.each([
+    [{}, 'Network: required'],
+    [{ Network: '10.244.0.0/33', Backend: { Type: 'vxlan' } }, 'is not an IPv4 CIDR'],
+    [{ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }, 'Backend.Type: "host-gw" is not supported'],
+    [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', VNI: -1 } }, 'Backend.VNI: must be an integer'],
+    [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', Learning: true } }, 'Backend.Learning'],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true, Backend: { Type: 'vxlan' } }, 'IPv6 overlays'],
+  ])('rejects %j', (raw, message) => {
+    expect(() => parseNetConf(raw)).toThrow(message);
+  });
+});
+
+describe('KubeProxyConfiguration and host facts', () => {
+  it('reads kube-proxy fields and refuses other documents', () => {
+    const config = parseKubeProxyConfiguration({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      clusterCIDR: '10.244.0.0/16,fd00::/48',
+      detectLocalMode: 'NodeCIDR',
+      iptables: { masqueradeBit: 15, localhostNodePorts: false },
+      linux: { masqueradeAll: true },
+      nodePortAddresses: ['192.168.0.0/16', 'primary'],
+    });
+    expect(config).toEqual({
+      clusterCIDRs: ['10.244.0.0/16', 'fd00::/48'],
+      detectLocalMode: 'NodeCIDR',
+      masqueradeBit: 15,
+      masqueradeAll: true,
+      localhostNodePorts: false,
+      nodePortAddresses: ['192.168.0.0/16', 'primary'],
+    });
+    expect(() => parseKubeProxyConfiguration({ kind: 'Pod' })).toThrow(
+      /kind: expected KubeProxyConfiguration/,
+    );
+    expect(() =>
+      parseKubeProxyConfiguration({
+        apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+        kind: 'KubeProxyConfiguration',
+        iptables: { masqueradeBit: 40 },
+      }),
+    ).toThrow(/masqueradeBit/);
+  });
+
+  it('fills host facts from defaults and validates what is given', () => {
+    const defaults = defaultHostFacts(undefined);
+    expect(
+      parseHostFacts({ interfaceAddresses: ['10.0.0.5/24', '10.0.0.6'] }, defaults).interfaceAddresses,
+    ).toEqual(['10.0.0.5/24', '10.0.0.6/32']);
+    expect(() => parseHostFacts({ iptables: { nfacct: ['bad name;'] } }, defaults)).toThrow(
+      /iptables.nfacct\[0\]/,
+    );
+    expect(() => parseHostFacts({ underlayMtu: 100 }, defaults)).toThrow(/underlayMtu/);
+  });
+});
