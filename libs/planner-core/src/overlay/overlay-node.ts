@@ -1,0 +1,45 @@
+import { cidrContains, parseCidr, type Cidr, type HostFacts, type Node } from '@netledger/model';
+import { derivedVtepMac } from './vtep-mac';
+
+/** What the overlay needs of one node: flannel's lease, in effect. */
+export interface OverlayNode {
+  readonly name: string;
+  /** The node's IPv4 pod subnet. */
+  readonly subnet: Cidr;
+  /** Underlay address VXLAN packets for this node go to. */
+  readonly publicIp: string;
+  readonly vtepMac: string;
+  readonly underlayMtu: number;
+  /** The underlay subnet the public IP sits in, when the host reported it (DirectRouting). */
+  readonly underlaySubnet: Cidr | undefined;
+}
+
+/**
+ * The overlay view of a node: its pod subnet from spec.podCIDRs, its public IP from flannel's
+ * public-ip(-overwrite) annotation or else its first InternalIP, its VTEP MAC from flannel's
+ * backend-data annotation or else derived from its name. Undefined when the node has no IPv4 pod
+ * subnet or no address (flannel would hold no lease for it).
+ */
+export function overlayNodeOf(node: Node, facts: HostFacts | undefined): OverlayNode | undefined {
+  const subnetText = node.podCIDRs.find((c) => !c.includes(':'));
+  const publicIp =
+    node.flannelPublicIp ??
+    node.addresses.find((a) => a.type === 'InternalIP' && !a.address.includes(':'))?.address ??
+    node.addresses.find((a) => a.type === 'ExternalIP' && !a.address.includes(':'))?.address;
+  if (!subnetText || !publicIp) return undefined;
+  let underlaySubnet: Cidr | undefined;
+  for (const address of facts?.interfaceAddresses ?? []) {
+    const [ip, prefix] = address.split('/');
+    if (ip !== publicIp) continue;
+    const cidr = parseCidr(`${ip}/${prefix}`);
+    if (cidr && cidr.prefix < 32 && cidrContains(cidr, publicIp)) underlaySubnet = cidr;
+  }
+  return {
+    name: node.name,
+    subnet: parseCidr(subnetText)!,
+    publicIp,
+    vtepMac: node.flannelVtepMac ?? derivedVtepMac(node.name),
+    underlayMtu: facts?.underlayMtu ?? 1500,
+    underlaySubnet,
+  };
+}

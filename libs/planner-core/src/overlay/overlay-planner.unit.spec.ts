@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_OVERLAY_CONFIG, DEFAULT_PROXY_CONFIG, parseNetConf, type HostFacts } from '@netledger/model';
+import { NetworkPlanner, nodeStateOf } from '../network-planner';
+import { renderStateOverlay, formatOverlayOps } from '../render/iproute2';
+import { renderStateRestore } from '../render/iptables';
+import { derivedVtepMac } from './vtep-mac';
+import { node } from '../../../../test/support/kube';
+
+const MAC_A = '0a:58:0a:f4:01:00';
+const MAC_B = '0a:58:0a:f4:02:00';
+const MAC_C = '0a:58:0a:f4:03:00';
+const backend = (mac: string) => ({
+  'flannel.alpha.coreos.com/backend-data': JSON.stringify({ VNI: 1, VtepMAC: mac }),
+});
+
+function cluster(overlay = DEFAULT_OVERLAY_CONFIG) {
+  const p = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] }, overlay);
+  p.upsert(node('node-a', '192.168.56.11', '10.244.1.0/24', backend(MAC_A)));
+  p.upsert(node('node-b', '192.168.56.12', '10.244.2.0/24', backend(MAC_B)));
+  p.upsert(node('node-c', '192.168.57.13', '10.244.3.0/24', backend(MAC_C)));
+  return p;
+}
+
+const overlayText = (p: NetworkPlanner, n: string) =>
+  formatOverlayOps(renderStateOverlay(nodeStateOf(p.planNode(n))));
+
+describe('flannel vxlan overlay', () => {
+  it('gives each node its device and, per other node, one onlink route, one neighbour and one FDB entry', () => {
+    expect(overlayText(cluster(), 'node-a')).toBe(
+      [
+        '# ip -batch -',
+        'link add flannel.1 type vxlan id 1 local 192.168.56.11 dstport 8472 nolearning',
+        `link set flannel.1 address ${MAC_A} mtu 1450`,
+        'addr replace 10.244.1.0/32 dev flannel.1',
+        'link set flannel.1 up',
+        '# bridge -batch -',
+        `fdb replace ${MAC_B} dev flannel.1 dst 192.168.56.12 self permanent`,
+        `fdb replace ${MAC_C} dev flannel.1 dst 192.168.57.13 self permanent`,
+        '# ip -batch -',
+        `neigh replace 10.244.2.0 lladdr ${MAC_B} dev flannel.1 nud permanent`,
+        `neigh replace 10.244.3.0 lladdr ${MAC_C} dev flannel.1 nud permanent`,
+        'route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
+        'route replace 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('two nodes: each has exactly the other', () => {
+    const p = cluster();
+    p.remove('Node', '', 'node-c');
+    const s = nodeStateOf(p.planNode('node-b'));
+    expect([...s.routes.keys()]).toEqual(['10.244.1.0/24']);
+    expect([...s.neighbours.values()]).toEqual([{ dev: 'flannel.1', ip: '10.244.1.0', lladdr: MAC_A }]);
+    expect([...s.fdb.values()]).toEqual([{ dev: 'flannel.1', mac: MAC_A, dst: '192.168.56.11' }]);
+  });
+
+  it('N nodes: N-1 entries of each kind per node, the peer entries shared between nodes', () => {
+    const p = new NetworkPlanner();
+    for (let i = 0; i < 50; i++) p.upsert(node(`n-${i}`, `192.168.1.${i + 1}`, `10.244.${i}.0/24`));
+    const states = ['n-0', 'n-7', 'n-49'].map((n) => nodeStateOf(p.planNode(n)));
+    for (const s of states) {
+      expect(s.routes.size).toBe(49);
+      expect(s.neighbours.size).toBe(49);
+      expect(s.fdb.size).toBe(49);
+    }
+    expect(states[0]!.routes.get('10.244.20.0/24')).toBe(states[1]!.routes.get('10.244.20.0/24'));
+  });
+
+  it('a node that leaves disappears from every other node; a node without a pod CIDR has no overlay', () => {
+    const p = cluster();
+    p.remove('Node', '', 'node-b');
+    expect([...nodeStateOf(p.planNode('node-a')).routes.keys()]).toEqual(['10.244.3.0/24']);
+    p.upsert(node('node-d', '192.168.56.14'));
+    const d = nodeStateOf(p.planNode('node-d'));
+    expect(d.devices.size).toBe(0);
+    expect(d.routes.size).toBe(0);
+    expect(nodeStateOf(p.planNode('node-a')).routes.size).toBe(1);
+  });
+
+  it('the public IP comes from the public-ip(-overwrite) annotation, the MAC from backend-data or the node name', () => {
+    const p = cluster();
+    p.upsert(
+      node('node-e', '10.0.0.5', '10.244.5.0/24', { 'flannel.alpha.coreos.com/public-ip': '192.168.58.5' }),
+    );
+    p.upsert(
+      node('node-f', '10.0.0.6', '10.244.6.0/24', {
+        'flannel.alpha.coreos.com/public-ip': '1.1.1.1',
+        'flannel.alpha.coreos.com/public-ip-overwrite': '192.168.58.6',
+      }),
+    );
+    const a = nodeStateOf(p.planNode('node-a'));
+    expect(a.fdb.get(`flannel.1/${derivedVtepMac('node-e')}/192.168.58.5`)).toBeDefined();
+    expect([...a.fdb.values()].find((f) => f.mac === derivedVtepMac('node-f'))!.dst).toBe('192.168.58.6');
+    expect(derivedVtepMac('node-e')).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
+    expect(derivedVtepMac('node-e')).toBe(derivedVtepMac('node-e'));
+    expect(derivedVtepMac('node-e')).not.toBe(derivedVtepMac('node-f'));
+  });
+
+  it('DirectRouting: a peer on the same underlay subnet gets a plain route via its public IP and no VTEP entries', () => {
+    const p = cluster({ ...DEFAULT_OVERLAY_CONFIG, directRouting: true });
+    const facts: HostFacts = {
+      interfaceAddresses: ['192.168.56.11/24'],
+      randomFully: true,
+      nfacctCounters: [],
+      conntrackTcpBeLiberal: false,
+      underlayMtu: 9000,
+    };
+    p.setHostFacts('node-a', facts);
+    const a = nodeStateOf(p.planNode('node-a'));
+    expect([...a.routes.values()]).toEqual([
+      { dst: '10.244.2.0/24', via: '192.168.56.12', dev: null, onlink: false },
+      { dst: '10.244.3.0/24', via: '10.244.3.0', dev: 'flannel.1', onlink: true },
+    ]);
+    expect([...a.neighbours.keys()]).toEqual(['flannel.1/10.244.3.0']);
+    expect([...a.fdb.keys()]).toEqual([`flannel.1/${MAC_C}/192.168.57.13`]);
+    // The device takes the underlay MTU less the VXLAN overhead.
+    expect(a.devices.get('flannel.1')!.mtu).toBe(8950);
+    expect(overlayText(p, 'node-a')).toContain('route replace 10.244.2.0/24 via 192.168.56.12\n');
+  });
+
+  it("net-conf.json sets the VNI, port and MTU (flannel's own file)", () => {
+    const conf = parseNetConf({
+      Network: '10.244.0.0/16',
+      Backend: { Type: 'vxlan', VNI: 4096, Port: 4789, MTU: 1400 },
+    });
+    const a = nodeStateOf(cluster(conf).planNode('node-a'));
+    expect(a.devices.get('flannel.4096')).toEqual({
+      name: 'flannel.4096',
+      vni: 4096,
+      port: 4789,
+      localIp: '192.168.56.11',
+      mac: MAC_A,
+      mtu: 1350,
+      address: '10.244.1.0/32',
+      learning: false,
+      gbp: false,
+    });
+    expect([...a.routes.values()][0]!.dev).toBe('flannel.4096');
+  });
+
+  it("writes flannel's masquerade and forward chains for the pod network, appended to POSTROUTING and FORWARD", () => {
+    const s = nodeStateOf(cluster().planNode('node-a'));
+    const text = renderStateRestore({
+      ...s,
+      chains: new Map([...s.chains].filter(([k]) => k.includes('FLANNEL'))),
+    });
+    expect(text).toBe(
+      [
+        '*filter',
+        ':FLANNEL-FWD - [0:0]',
+        '-A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT',
+        '-A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT',
+        'COMMIT',
+        '*nat',
+        ':FLANNEL-POSTRTG - [0:0]',
+        '-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN',
+        '-A FLANNEL-POSTRTG -s 10.244.1.0/24 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j RETURN',
+        '-A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment "flanneld masq" -j RETURN',
+        '-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment "flanneld masq" -j RETURN',
+        '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully',
+        '-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    expect([...s.jumps.values()].filter((j) => j.position === 'append')).toEqual([
+      {
+        table: 'nat',
+        chain: 'POSTROUTING',
+        rule: '-m comment --comment "flanneld masq" -j FLANNEL-POSTRTG',
+        position: 'append',
+      },
+      {
+        table: 'filter',
+        chain: 'FORWARD',
+        rule: '-m comment --comment "flanneld forward" -j FLANNEL-FWD',
+        position: 'append',
+      },
+    ]);
+  });
+});

@@ -1,0 +1,13 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A VTEP MAC for a node flannel has not annotated yet, derived from its name so that the control
+ * plane can assign it and the executor create the device with it: six bytes of sha256(name),
+ * with the locally-administered bit set and the multicast bit cleared, as flannel's random
+ * MACs are.
+ */
+export function derivedVtepMac(nodeName: string): string {
+  const bytes = createHash('sha256').update(`netledger-vtep/${nodeName}`).digest().subarray(0, 6);
+  bytes[0] = (bytes[0]! & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
