@@ -2,10 +2,12 @@
  * `npm run bench`: Netledger's figures as one JSON object; each key names the figure and its unit.
  * Sections run in order; `npm run bench -- planner-core` runs one.
  */
+import { benchDiffs } from './bench/diffs';
 import { benchPlannerCore } from './bench/planner-core';
 
 const sections: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
   'planner-core': benchPlannerCore,
+  diffs: benchDiffs,
 };
 
 async function main(): Promise<void> {

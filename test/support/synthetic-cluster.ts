@@ -45,6 +45,8 @@ export function syntheticCluster(spec: SyntheticClusterSpec): SyntheticCluster {
       name: nodeName(i),
       labels: {},
       annotations: {},
+      flannelPublicIp: null,
+      flannelVtepMac: null,
       podCIDRs: [`10.${64 + (i >> 8)}.${i & 255}.0/24`],
       addresses: [{ type: 'InternalIP', address: `192.168.${i >> 8}.${i & 255}` }],
     });

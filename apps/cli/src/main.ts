@@ -1,15 +1,33 @@
 import { parseArgs } from 'node:util';
 import { isNetledgerError } from '@netledger/model';
+import { diffCommand } from './diff-command';
 import { planCommand } from './plan-command';
 
 const USAGE = `usage:
-  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--host FILE] [--output iptables|json]
+  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--output iptables|iproute2|json]
+  netledger diff --from FILE --to FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE]
 
-  --cluster        Nodes, Services and EndpointSlices: a Kubernetes List or several YAML/JSON documents
+  --cluster, --from, --to   Nodes, Services and EndpointSlices: a Kubernetes List or several YAML/JSON documents
   --node           the node to plan for
   --proxy-config   kube-proxy's KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)
-  --host           what the node's host has: {"interfaceAddresses": [...], "iptables": {"randomFully": true, "nfacct": [...]}}
-  --output         iptables (iptables-restore input, default) or json`;
+  --net-conf       flannel's net-conf.json (Network, Backend.Type vxlan, VNI, Port, MTU, DirectRouting)
+  --host           what the node's host has: {"interfaceAddresses": [...], "iptables": {"randomFully": true, "nfacct": [...]}, "underlayMtu": 1500}
+  --output         iptables (iptables-restore input, default), iproute2 (ip/bridge -batch lines) or json`;
+
+const PLANNING_OPTIONS = {
+  node: { type: 'string' },
+  'proxy-config': { type: 'string' },
+  'net-conf': { type: 'string' },
+  host: { type: 'string' },
+} as const;
+
+function planningFiles(values: { 'proxy-config'?: string; 'net-conf'?: string; host?: string }) {
+  return {
+    ...(values['proxy-config'] ? { proxyConfig: values['proxy-config'] } : {}),
+    ...(values['net-conf'] ? { netConf: values['net-conf'] } : {}),
+    ...(values.host ? { host: values.host } : {}),
+  };
+}
 
 /** Runs one command; returns the exit status. Output goes to stdout, errors to stderr. */
 export function run(argv: string[], out: (s: string) => void, err: (s: string) => void): number {
@@ -20,10 +38,8 @@ export function run(argv: string[], out: (s: string) => void, err: (s: string) =
         const { values } = parseArgs({
           args: rest,
           options: {
+            ...PLANNING_OPTIONS,
             cluster: { type: 'string' },
-            node: { type: 'string' },
-            'proxy-config': { type: 'string' },
-            host: { type: 'string' },
             output: { type: 'string', default: 'iptables' },
           },
           strict: true,
@@ -33,11 +49,21 @@ export function run(argv: string[], out: (s: string) => void, err: (s: string) =
           planCommand({
             cluster: values.cluster,
             node: values.node,
-            ...(values['proxy-config'] ? { proxyConfig: values['proxy-config'] } : {}),
-            ...(values.host ? { host: values.host } : {}),
             output: values.output,
+            ...planningFiles(values),
           }),
         );
+        return 0;
+      }
+      case 'diff': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...PLANNING_OPTIONS, from: { type: 'string' }, to: { type: 'string' } },
+          strict: true,
+        });
+        if (!values.from || !values.to || !values.node)
+          throw new UsageError('diff needs --from, --to and --node');
+        out(diffCommand({ from: values.from, to: values.to, node: values.node, ...planningFiles(values) }));
         return 0;
       }
       case undefined:

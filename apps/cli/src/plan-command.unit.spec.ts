@@ -67,10 +67,48 @@ describe('netledger plan', () => {
     const r = cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'json');
     const json = JSON.parse(r.out) as {
       kubeProxyRelease: string;
-      iptables: { nat: Record<string, string[]> };
+      state: { chains: { chain: string; rules: string[] }[]; routes: unknown[] };
     };
     expect(json.kubeProxyRelease).toBe('v1.34');
-    expect(json.iptables.nat['KUBE-MARK-MASQ']).toEqual(['-j MARK --or-mark 0x4000']);
+    expect(json.state.chains.find((c) => c.chain === 'KUBE-MARK-MASQ')!.rules).toEqual([
+      '-j MARK --or-mark 0x4000',
+    ]);
+    expect(json.state.routes).toEqual([
+      { dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'flannel.1', onlink: true },
+    ]);
+  });
+
+  it('prints the overlay as ip and bridge batch lines, with net-conf.json', () => {
+    const r = cli(
+      'plan',
+      '--cluster',
+      f('cluster.yaml'),
+      '--node',
+      'node-a',
+      '--net-conf',
+      f('net-conf.json'),
+      '--output',
+      'iproute2',
+    );
+    expect(r.err).toBe('');
+    expect(r.out).toContain(
+      'link add flannel.1 type vxlan id 1 local 192.168.56.11 dstport 8472 nolearning\n',
+    );
+    expect(r.out).toMatch(/\nfdb replace [0-9a-f:]{17} dev flannel.1 dst 192.168.56.12 self permanent\n/);
+    expect(r.out).toContain('route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink\n');
+    const iptables = cli(
+      'plan',
+      '--cluster',
+      f('cluster.yaml'),
+      '--node',
+      'node-a',
+      '--net-conf',
+      f('net-conf.json'),
+    ).out;
+    expect(iptables).toContain(':FLANNEL-POSTRTG - [0:0]\n');
+    expect(iptables).toContain(
+      '-A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT\n',
+    );
   });
 
   it('names every invalid object and field, and exits 1', () => {
@@ -104,7 +142,46 @@ describe('netledger plan', () => {
     expect(usage.err).toContain('plan needs --cluster and --node');
     expect(cli('plan', '--bogus').status).toBe(2);
     expect(cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'xml').err).toContain(
-      'expected iptables or json',
+      'expected iptables, iproute2 or json',
     );
+    expect(
+      cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--net-conf', f('host.json')).err,
+    ).toContain('net-conf.json: Network: required');
+  });
+});
+
+describe('netledger diff', () => {
+  it('prints the exact host operations between two cluster files', () => {
+    const r = cli(
+      'diff',
+      '--from',
+      f('cluster.yaml'),
+      '--to',
+      f('cluster-after.yaml'),
+      '--node',
+      'node-a',
+      '--proxy-config',
+      f('kube-proxy-config.yaml'),
+    );
+    expect(r.err).toBe('');
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toBe('# iptables-restore --noflush');
+    expect(lines[1]).toBe('*nat');
+    expect(r.out).toContain('-m comment --comment "default/nginx -> 10.244.2.9:80" -j KUBE-SEP-');
+    expect(r.out).not.toContain('*filter');
+    expect(lines.slice(lines.indexOf('# bridge -batch -'))).toEqual([
+      '# bridge -batch -',
+      'fdb replace 0a:58:0a:f4:03:00 dev flannel.1 dst 192.168.56.13 self permanent',
+      '# ip -batch -',
+      'neigh replace 10.244.3.0 lladdr 0a:58:0a:f4:03:00 dev flannel.1 nud permanent',
+      'route replace 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink',
+    ]);
+  });
+
+  it('says when nothing changes, and needs --from, --to and --node', () => {
+    expect(cli('diff', '--from', f('cluster.yaml'), '--to', f('cluster.yaml'), '--node', 'node-b').out).toBe(
+      '# no change for node node-b\n',
+    );
+    expect(cli('diff', '--from', f('cluster.yaml'), '--node', 'node-b').status).toBe(2);
   });
 });

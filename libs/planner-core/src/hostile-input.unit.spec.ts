@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROXY_CONFIG, isNetledgerError, validateObject, type KubeObject } from '@netledger/model';
-import { renderRestore } from '../iptables/render-restore';
-import { KubeProxyPlanner } from './kube-proxy-planner';
-import { kubeProxyTables } from './tables';
-import { rawNode, rawService, rawSlice } from '../../../../test/support/kube';
+import { NetworkPlanner, nodeStateOf } from './network-planner';
+import { formatOverlayOps, renderStateOverlay } from './render/iproute2';
+import { renderStateRestore } from './render/iptables';
+import { rawNode, rawService, rawSlice } from '../../../test/support/kube';
 
 /*
  * No value from the cluster can inject an argument, a quote or a line into iptables-restore
@@ -72,7 +72,7 @@ function accept(raw: unknown): KubeObject | undefined {
 describe('hostile strings never reach the rendered rules', () => {
   it('in every field of Services, EndpointSlices and Nodes', () => {
     fc.assert(
-      fc.property(hostile, fc.nat({ max: 13 }), (evil, field) => {
+      fc.property(hostile, fc.nat({ max: 15 }), (evil, field) => {
         const svc = rawService('ns', 'web', {
           type: 'LoadBalancer',
           clusterIP: '172.30.0.1',
@@ -115,15 +115,27 @@ describe('hostile strings never reach the rendered rules', () => {
           () => (sl.ports[0]!.name = evil),
           () => (nd.metadata.name = evil),
           () => (nd.spec.podCIDR = evil),
+          () => (nd.metadata.annotations = { 'flannel.alpha.coreos.com/public-ip': evil }),
+          () =>
+            (nd.metadata.annotations = {
+              'flannel.alpha.coreos.com/backend-data': JSON.stringify({ VNI: 1, VtepMAC: evil }),
+            }),
         ];
         setters[field]!();
-        const planner = new KubeProxyPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.0.0.0/8'] });
+        const planner = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.0.0.0/8'] });
+        planner.upsert(accept(rawNode('node-0', '192.168.0.9', '10.1.9.0/24'))!);
         for (const raw of [nd, svc, sl]) {
           const object = accept(raw);
           if (object) planner.upsert(object);
         }
-        const t = kubeProxyTables(planner.planNode('node-1'));
-        assertSafe(renderRestore([t.filter, t.nat]));
+        for (const name of ['node-0', 'node-1']) {
+          const state = nodeStateOf(planner.planNode(name));
+          assertSafe(renderStateRestore(state));
+          for (const line of formatOverlayOps(renderStateOverlay(state)).split('\n')) {
+            if (line === '' || line.startsWith('# ')) continue;
+            expect(/^[a-z]+( [A-Za-z0-9.:/_-]+)+$/.test(line), line).toBe(true);
+          }
+        }
       }),
       { numRuns: 1500 },
     );

@@ -17,6 +17,7 @@ const plainHost: HostFacts = {
   randomFully: false,
   nfacctCounters: [],
   conntrackTcpBeLiberal: false,
+  underlayMtu: 1500,
 };
 
 function planner(cfg: ProxyConfig = config): KubeProxyPlanner {

@@ -22,6 +22,7 @@ const host: HostFacts = {
   randomFully: true,
   nfacctCounters: [],
   conntrackTcpBeLiberal: false,
+  underlayMtu: 1500,
 };
 
 function nginx(

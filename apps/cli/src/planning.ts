@@ -1,0 +1,43 @@
+import {
+  DEFAULT_OVERLAY_CONFIG,
+  DEFAULT_PROXY_CONFIG,
+  NetledgerError,
+  defaultHostFacts,
+  parseNetConf,
+  type NodeState,
+} from '@netledger/model';
+import { NetworkPlanner, nodeStateOf } from '@netledger/planner-core';
+import { readClusterFile, readDocuments, readHostFacts, readProxyConfig } from './input-files';
+
+export interface PlanningFiles {
+  proxyConfig?: string;
+  netConf?: string;
+  host?: string;
+}
+
+/** flannel's net-conf.json. */
+export function readNetConf(path: string) {
+  const docs = readDocuments(path);
+  if (docs.length !== 1)
+    throw new NetledgerError('INPUT.MALFORMED_FILE', `${path}: expected one JSON object`);
+  return parseNetConf(docs[0]);
+}
+
+/** Plans one node of a cluster file: its full desired state. */
+export function planNodeFromFiles(clusterFile: string, nodeName: string, files: PlanningFiles): NodeState {
+  const planner = new NetworkPlanner(
+    files.proxyConfig ? readProxyConfig(files.proxyConfig) : DEFAULT_PROXY_CONFIG,
+    files.netConf ? readNetConf(files.netConf) : DEFAULT_OVERLAY_CONFIG,
+  );
+  for (const object of readClusterFile(clusterFile)) planner.upsert(object);
+  const node = planner.kubeProxy.getNode(nodeName);
+  if (!node) {
+    const known = planner.nodeNames();
+    throw new NetledgerError(
+      'NODE.NOT_FOUND',
+      `node ${JSON.stringify(nodeName)} is not in ${clusterFile}${known.length ? ` (nodes: ${known.join(', ')})` : ' (it has no Node objects)'}`,
+    );
+  }
+  if (files.host) planner.setHostFacts(nodeName, readHostFacts(files.host, defaultHostFacts(node)));
+  return nodeStateOf(planner.planNode(nodeName));
+}

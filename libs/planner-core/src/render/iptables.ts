@@ -1,0 +1,81 @@
+import type {
+  ChainChange,
+  ChainEntry,
+  IptablesTable,
+  JumpEntry,
+  NodeDiff,
+  NodeState,
+} from '@netledger/model';
+
+const TABLES: readonly IptablesTable[] = ['filter', 'nat'];
+
+/**
+ * iptables-restore input that writes every chain of `state` (for `iptables-restore --noflush`), as
+ * kube-proxy and flannel write theirs: declarations (which also flush), then rules chain by chain.
+ * Jumps from built-in chains are not part of it: they are inserted once, never rewritten.
+ */
+export function renderStateRestore(state: NodeState): string {
+  const lines: string[] = [];
+  for (const table of TABLES) {
+    const chains = [...state.chains.values()].filter((c) => c.table === table);
+    if (chains.length === 0) continue;
+    lines.push(`*${table}`);
+    for (const c of chains) lines.push(`:${c.chain} - [0:0]`);
+    for (const c of chains) for (const rule of c.rules) lines.push(`-A ${c.chain} ${rule}`);
+    lines.push('COMMIT');
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/**
+ * iptables-restore --noflush input that applies the iptables part of `diff`, touching only what
+ * changed. Per table, in one atomic transaction:
+ * NOTE: order matters. Jumps are removed first and chains deleted last (`-X` fails while any rule
+ * still jumps to the chain); rewritten chains are declared (which flushes them) before their rules;
+ * rule edits run in the diff's order, their positions counting from the chain's state at that point.
+ */
+export function renderDiffRestore(diff: NodeDiff): string {
+  const lines: string[] = [];
+  for (const table of TABLES) {
+    const changes = diff.chains.filter((c) => c.table === table);
+    const addJumps = diff.jumps.upsert.filter((j) => j.table === table);
+    const removeJumps = diff.jumps.delete.map(parseJumpKey).filter((j) => j.table === table);
+    if (changes.length === 0 && addJumps.length === 0 && removeJumps.length === 0) continue;
+    lines.push(`*${table}`);
+    for (const c of changes) if (c.op !== 'edit') lines.push(`:${c.chain} - [0:0]`);
+    for (const j of removeJumps) lines.push(`-D ${j.chain} ${j.rule}`);
+    for (const c of changes) lines.push(...changeLines(c));
+    // Prepended jumps go in reverse, so that the first in the state ends up first in the chain.
+    for (const j of [...addJumps].reverse())
+      if (j.position === 'prepend') lines.push(`-I ${j.chain} 1 ${j.rule}`);
+    for (const j of addJumps) if (j.position === 'append') lines.push(`-A ${j.chain} ${j.rule}`);
+    for (const c of changes) if (c.op === 'delete') lines.push(`-X ${c.chain}`);
+    lines.push('COMMIT');
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+function changeLines(c: ChainChange): string[] {
+  switch (c.op) {
+    case 'set':
+      return c.rules.map((r) => `-A ${c.chain} ${r}`);
+    case 'edit':
+      // iptables numbers rules from 1.
+      return c.edits.map((e) =>
+        e.op === 'delete' ? `-D ${c.chain} ${e.at + 1}` : `-I ${c.chain} ${e.at + 1} ${e.rule}`,
+      );
+    case 'delete':
+      return [];
+  }
+}
+
+/** Splits a jump key (`ipv4/<table>/<chain>/<rule>`) back into its parts. */
+export function parseJumpKey(key: string): Pick<JumpEntry, 'table' | 'chain' | 'rule'> {
+  const [, table, chain, ...rule] = key.split('/');
+  return { table: table as IptablesTable, chain: chain!, rule: rule.join('/') };
+}
+
+/** The chains of a table, by name (for callers that compare one table). */
+export function chainsOf(state: NodeState, table: IptablesTable): ChainEntry[] {
+  return [...state.chains.values()].filter((c) => c.table === table);
+}
