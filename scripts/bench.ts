@@ -3,11 +3,13 @@
  * Sections run in order; `npm run bench -- planner-core` runs one.
  */
 import { benchDiffs } from './bench/diffs';
+import { benchEventStore } from './bench/event-store';
 import { benchPlannerCore } from './bench/planner-core';
 
 const sections: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
   'planner-core': benchPlannerCore,
   diffs: benchDiffs,
+  'event-store': benchEventStore,
 };
 
 async function main(): Promise<void> {

@@ -1,2 +1,4 @@
 /** @netledger/kube — list/watch of Nodes, Services and EndpointSlices over @kubernetes/client-node. */
-export {};
+export * from './kube-config';
+export * from './resources';
+export * from './reflector';

@@ -1,3 +1,4 @@
 /** @netledger/messaging — Kafka topics, clients, producers and consumers, and their codecs. */
 export * from './kafka-client';
 export * from './topics';
+export * from './kafka-outbox-publisher';

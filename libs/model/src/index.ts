@@ -13,3 +13,5 @@ export * from './proxy/host-facts';
 export * from './proxy/net-conf';
 export * from './state/node-state';
 export * from './state/node-state-codec';
+export * from './events/event-envelope';
+export * from './events/cluster-events';

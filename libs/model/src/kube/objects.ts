@@ -100,10 +100,3 @@ export interface Node {
 
 export type KubeObject = Service | EndpointSlice | Node;
 export type KubeKind = KubeObject['kind'];
-
-/** The stream id of an object: `k8s/<Kind>/<namespace>/<name>` (Nodes have no namespace). */
-export function objectKey(object: Pick<KubeObject, 'kind' | 'name'> & { namespace?: string }): string {
-  return object.kind === 'Node'
-    ? `k8s/Node/${object.name}`
-    : `k8s/${object.kind}/${object.namespace ?? ''}/${object.name}`;
-}

@@ -1,0 +1,271 @@
+import { NetledgerError, upcast, type NewEvent, type RecordedEvent, type Upcaster } from '@netledger/model';
+import type { Pool, PoolClient } from 'pg';
+
+/** What the appender expects the stream's version to be. */
+export type ExpectedVersion = number | 'any' | 'no_stream';
+
+/** A Kafka message to publish once the transaction that records it commits (the outbox). */
+export interface OutboxMessage {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append. */
+  readonly version: number;
+  /** Global positions of the appended events, in order. */
+  readonly positions: readonly number[];
+}
+
+/** Rows as the events table returns them. */
+interface EventRow {
+  position: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  recorded_at: Date;
+}
+
+const EVENT_COLUMNS =
+  'position, event_id, stream_id, stream_version, type, schema_version, data, metadata, recorded_at';
+
+/** Stops readers at the oldest transaction still running: later rows may yet get company below. */
+export const COMMITTED_BEFORE_RUNNING = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+
+/** Channel that wakes subscribers and the outbox relay. */
+export const EVENTS_CHANNEL = 'netledger_events';
+
+/**
+ * The event store on PostgreSQL: one append-only events table with a global position and per
+ * stream versions (optimistic concurrency), reads by stream and from a position, snapshots,
+ * checkpoints and a transactional outbox. Readers upcast old schema versions.
+ */
+export class PgEventStore {
+  constructor(
+    readonly pool: Pool,
+    private readonly upcasting: { upcasters: readonly Upcaster[]; versions: ReadonlyMap<string, number> } = {
+      upcasters: [],
+      versions: new Map(),
+    },
+  ) {}
+
+  /**
+   * Appends `events` to `streamId` if its version is `expected`, and records `outbox` messages, in
+   * one transaction. A version mismatch throws EVENTSTORE.WRONG_EXPECTED_VERSION and appends nothing.
+   */
+  async append(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: readonly NewEvent[],
+    outbox: readonly OutboxMessage[] = [],
+  ): Promise<AppendResult> {
+    return this.transaction((client) => this.appendWith(client, streamId, expected, events, outbox));
+  }
+
+  /** As append, inside a transaction the caller holds (to write its own tables atomically). */
+  async appendWith(
+    client: PoolClient,
+    streamId: string,
+    expected: ExpectedVersion,
+    events: readonly NewEvent[],
+    outbox: readonly OutboxMessage[] = [],
+  ): Promise<AppendResult> {
+    // NOTE: the row lock on streams serialises appenders of one stream; the unique
+    // (stream_id, stream_version) index is the backstop if anything slips past it.
+    await client.query('INSERT INTO streams (stream_id, version) VALUES ($1, 0) ON CONFLICT DO NOTHING', [
+      streamId,
+    ]);
+    const { rows } = await client.query<{ version: string }>(
+      'SELECT version FROM streams WHERE stream_id = $1 FOR UPDATE',
+      [streamId],
+    );
+    const current = Number(rows[0]!.version);
+    const ok = expected === 'any' || (expected === 'no_stream' ? current === 0 : expected === current);
+    if (!ok) {
+      throw new NetledgerError(
+        'EVENTSTORE.WRONG_EXPECTED_VERSION',
+        `stream ${streamId} is at version ${current}, not ${expected === 'no_stream' ? 'absent' : expected}`,
+        { details: { streamId, expected, current } },
+      );
+    }
+    let positions: number[] = [];
+    if (events.length > 0) {
+      const versions = events.map((_, i) => current + i + 1);
+      const inserted = await client.query<{ position: string }>(
+        `INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata)
+         SELECT e.event_id, $1, e.stream_version, e.type, e.schema_version, e.data, e.metadata
+         FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])
+           AS e(event_id, stream_version, type, schema_version, data, metadata)
+         ORDER BY e.stream_version
+         RETURNING position`,
+        [
+          streamId,
+          events.map((e) => e.eventId),
+          versions,
+          events.map((e) => e.type),
+          events.map((e) => e.schemaVersion),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => JSON.stringify(e.metadata)),
+        ],
+      );
+      positions = inserted.rows.map((r) => Number(r.position));
+      await client.query('UPDATE streams SET version = $2 WHERE stream_id = $1', [
+        streamId,
+        current + events.length,
+      ]);
+    }
+    if (outbox.length > 0) await this.enqueue(client, outbox);
+    if (events.length > 0 || outbox.length > 0)
+      await client.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
+    return { version: current + events.length, positions };
+  }
+
+  /** Records outbox messages in the caller's transaction. */
+  async enqueue(client: PoolClient, messages: readonly OutboxMessage[]): Promise<void> {
+    await client.query(
+      `INSERT INTO outbox (topic, key, value, headers)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
+      [
+        messages.map((m) => m.topic),
+        messages.map((m) => m.key),
+        messages.map((m) => m.value),
+        messages.map((m) => JSON.stringify(m.headers ?? {})),
+      ],
+    );
+  }
+
+  /** The stream's events from `fromVersion` (1-based), upcast to current schema versions. */
+  async readStream(streamId: string, fromVersion = 1, maxCount = 10_000): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3`,
+      [streamId, fromVersion, maxCount],
+    );
+    return rows.map((r) => this.toEvent(r));
+  }
+
+  /** The stream's current version (0 when it has no events). */
+  async streamVersion(streamId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ version: string }>(
+      'SELECT version FROM streams WHERE stream_id = $1',
+      [streamId],
+    );
+    return rows.length ? Number(rows[0]!.version) : 0;
+  }
+
+  /**
+   * Up to `maxCount` events after global position `after`, in position order, never past an event
+   * whose transaction might still commit below it (so a reader that resumes from the last
+   * position it saw skips nothing).
+   */
+  async readAll(
+    after: number,
+    maxCount = 1000,
+    filter?: { types?: readonly string[] },
+  ): Promise<RecordedEvent[]> {
+    const params: unknown[] = [after, maxCount];
+    let where = `position > $1 AND ${COMMITTED_BEFORE_RUNNING}`;
+    if (filter?.types) {
+      params.push(filter.types);
+      where += ` AND type = ANY($3)`;
+    }
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where} ORDER BY position LIMIT $2`,
+      params,
+    );
+    return rows.map((r) => this.toEvent(r));
+  }
+
+  /** The highest position a reader may safely have read up to now. */
+  async headPosition(): Promise<number> {
+    const { rows } = await this.pool.query<{ p: string | null }>(
+      `SELECT max(position) AS p FROM events WHERE ${COMMITTED_BEFORE_RUNNING}`,
+    );
+    return Number(rows[0]!.p ?? 0);
+  }
+
+  async saveSnapshot(name: string, position: number, schemaVersion: number, data: unknown): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO snapshots (name, position, schema_version, data) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, schema_version = EXCLUDED.schema_version,
+         data = EXCLUDED.data, saved_at = now()`,
+      [name, position, schemaVersion, JSON.stringify(data)],
+    );
+  }
+
+  async loadSnapshot<T>(
+    name: string,
+  ): Promise<{ position: number; schemaVersion: number; data: T } | undefined> {
+    const { rows } = await this.pool.query<{ position: string; schema_version: number; data: T }>(
+      'SELECT position, schema_version, data FROM snapshots WHERE name = $1',
+      [name],
+    );
+    const r = rows[0];
+    return r ? { position: Number(r.position), schemaVersion: r.schema_version, data: r.data } : undefined;
+  }
+
+  async saveCheckpoint(name: string, position: number, client?: PoolClient): Promise<void> {
+    await (client ?? this.pool).query(
+      `INSERT INTO checkpoints (name, position) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+      [name, position],
+    );
+  }
+
+  async loadCheckpoint(name: string): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ position: string }>(
+      'SELECT position FROM checkpoints WHERE name = $1',
+      [name],
+    );
+    return rows.length ? Number(rows[0]!.position) : undefined;
+  }
+
+  /** Runs `work` in a transaction (BEGIN/COMMIT, ROLLBACK on any error). */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw translate(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  private toEvent(r: EventRow): RecordedEvent {
+    const event: RecordedEvent = {
+      position: Number(r.position),
+      eventId: r.event_id,
+      streamId: r.stream_id,
+      streamVersion: Number(r.stream_version),
+      type: r.type,
+      schemaVersion: r.schema_version,
+      data: r.data,
+      metadata: r.metadata,
+      recordedAt: r.recorded_at,
+    };
+    return upcast(event, this.upcasting.upcasters, this.upcasting.versions);
+  }
+}
+
+/** A unique violation on (stream_id, stream_version) is a concurrency conflict, not a crash. */
+function translate(error: unknown): unknown {
+  const e = error as { code?: string; constraint?: string };
+  if (e.code === '23505' && e.constraint === 'events_stream_id_stream_version_key') {
+    return new NetledgerError(
+      'EVENTSTORE.WRONG_EXPECTED_VERSION',
+      'another writer appended to the stream first',
+      { cause: error },
+    );
+  }
+  return error;
+}

@@ -1,0 +1,112 @@
+import type { Pool, PoolClient } from 'pg';
+
+/** One schema change, applied once, in order, inside a transaction. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/*
+ * Positions come from an identity column, assigned at insert and so not in commit order: a
+ * transaction that inserts first may commit last. Every row records the id of the transaction
+ * that wrote it (xid8); readers only take rows whose transaction is older than the oldest one
+ * still running (pg_snapshot_xmin), so no row is ever skipped for committing late.
+ */
+export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events, streams, snapshots, checkpoints, outbox',
+    sql: `
+      CREATE TABLE events (
+        position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        transaction_id  xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        event_id        uuid NOT NULL UNIQUE,
+        stream_id       text NOT NULL,
+        stream_version  bigint NOT NULL,
+        type            text NOT NULL,
+        schema_version  int NOT NULL,
+        data            jsonb NOT NULL,
+        metadata        jsonb NOT NULL,
+        recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+        UNIQUE (stream_id, stream_version)
+      );
+      CREATE INDEX events_transaction ON events (transaction_id, position);
+      CREATE INDEX events_type_position ON events (type, position);
+      CREATE INDEX events_recorded_at ON events (recorded_at);
+
+      CREATE TABLE streams (
+        stream_id  text PRIMARY KEY,
+        version    bigint NOT NULL
+      );
+
+      CREATE TABLE snapshots (
+        name            text PRIMARY KEY,
+        position        bigint NOT NULL,
+        schema_version  int NOT NULL,
+        data            jsonb NOT NULL,
+        saved_at        timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE checkpoints (
+        name        text PRIMARY KEY,
+        position    bigint NOT NULL,
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE outbox (
+        id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        transaction_id  xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        topic           text NOT NULL,
+        key             text NOT NULL,
+        value           text NOT NULL,
+        headers         jsonb NOT NULL DEFAULT '{}',
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        sent_at         timestamptz
+      );
+      CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+    `,
+  },
+];
+
+/** Advisory lock key that serialises migration runs across processes. */
+const MIGRATION_LOCK = 7_460_337_001;
+
+/**
+ * Applies the migrations not applied yet, in order, each in its own transaction; concurrent
+ * callers wait for each other. Returns the versions it applied.
+ */
+export async function migrate(
+  pool: Pool,
+  migrations: readonly Migration[] = EVENT_STORE_MIGRATIONS,
+): Promise<number[]> {
+  const client: PoolClient = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => r.version));
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+          m.version,
+          m.name,
+        ]);
+        await client.query('COMMIT');
+        applied.push(m.version);
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.release();
+  }
+  return applied;
+}

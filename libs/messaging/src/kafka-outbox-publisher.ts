@@ -1,0 +1,53 @@
+import type { Kafka, Producer } from 'kafkajs';
+
+/** An outbox message as the relay hands it over. */
+export interface PublishableMessage {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Publishes outbox batches with an idempotent producer (acks=all, one request in flight), so the
+ * broker keeps each key's messages in the order given and drops the producer's own retries.
+ */
+export class KafkaOutboxPublisher {
+  private readonly producer: Producer;
+  private connected: Promise<void> | undefined;
+
+  constructor(kafka: Kafka) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  async publish(messages: readonly PublishableMessage[]): Promise<void> {
+    this.connected ??= this.producer.connect();
+    await this.connected;
+    const byTopic = new Map<string, PublishableMessage[]>();
+    for (const m of messages) {
+      const list = byTopic.get(m.topic);
+      if (list) list.push(m);
+      else byTopic.set(m.topic, [m]);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((m) => ({
+          key: m.key,
+          value: m.value,
+          ...(m.headers ? { headers: { ...m.headers } } : {}),
+        })),
+      })),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.producer.disconnect();
+    this.connected = undefined;
+  }
+}
