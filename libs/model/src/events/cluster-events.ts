@@ -56,21 +56,24 @@ export const CLUSTER_EVENT_UPCASTERS: readonly Upcaster[] = [
         annotations['flannel.alpha.coreos.com/public-ip-overwrite'] ??
         annotations['flannel.alpha.coreos.com/public-ip'] ??
         null;
-      let vtepMac: string | null = null;
-      try {
-        const parsed = JSON.parse(annotations['flannel.alpha.coreos.com/backend-data'] ?? 'null') as {
-          VtepMAC?: string;
-        } | null;
-        vtepMac = parsed?.VtepMAC?.toLowerCase() ?? null;
-      } catch {
-        vtepMac = null;
-      }
-      const node: Node = { ...object, flannelPublicIp: publicIp, flannelVtepMac: vtepMac };
+      const node: Node = {
+        ...object,
+        flannelPublicIp: publicIp,
+        flannelVtepMac: macOf(annotations['flannel.alpha.coreos.com/backend-data']),
+      };
       return { object: node };
     },
   },
 ];
 
+function macOf(backendData: string | undefined): string | null {
+  try {
+    const parsed = JSON.parse(backendData ?? 'null') as { VtepMAC?: string } | null;
+    return parsed?.VtepMAC?.toLowerCase() ?? null;
+  } catch {
+    return null;
+  }
+}
 /** The stream of a Kubernetes object. */
 export function kubeStreamId(kind: string, namespace: string | undefined, name: string): string {
   return kind === 'Node' ? `k8s/Node/${name}` : `k8s/${kind}/${namespace ?? ''}/${name}`;
