@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { kubeConfigFor } from '@netledger/kube';
+import { FakeApiServer } from '../support/fake-apiserver';
+import { createTestDatabase, uniqueSuffix } from '../support/services';
 
 const repo = join(__dirname, '..', '..');
 
@@ -20,6 +25,22 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 30_000): 
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let apiserver: FakeApiServer;
+let kubeconfig: string;
+const prefix = `test-${uniqueSuffix()}`;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  apiserver = new FakeApiServer({ token: 'apps' });
+  const url = await apiserver.start();
+  kubeconfig = `${mkdtempSync(`${tmpdir()}/nl-apps-`)}/kubeconfig`;
+  writeFileSync(kubeconfig, kubeConfigFor(url, 'apps').exportConfig());
+});
+afterAll(async () => {
+  await apiserver?.stop();
+  await db?.drop();
+});
+
 /** Each built app starts, reports ready with its dependencies, and exits 0 on SIGTERM. */
 describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
   it('starts, is ready, and exits cleanly on SIGTERM', async () => {
@@ -27,8 +48,10 @@ describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
     const child = spawn(process.execPath, [join(repo, 'apps', app, 'dist', 'main.js')], {
       env: {
         ...process.env,
-        DATABASE_URL: inject('databaseUrl'),
+        DATABASE_URL: db.url,
         KAFKA_BROKERS: inject('kafkaBrokers'),
+        KUBECONFIG: kubeconfig,
+        NETLEDGER_TOPIC_PREFIX: prefix,
         HTTP_PORT: String(port),
         LOG_FORMAT: 'json',
       },

@@ -81,7 +81,7 @@ describe('Kafka (KafkaJS 2.2.4) against the real broker', () => {
     }
     await producer.disconnect();
 
-    const consumer = kafka.consumer({ groupId: `test-group-${uniqueSuffix()}` });
+    const consumer = kafka.consumer({ groupId: `test-group-${uniqueSuffix()}`, maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const messages = await consumeN(consumer, keys.length * perKey);
@@ -115,14 +115,14 @@ describe('Kafka (KafkaJS 2.2.4) against the real broker', () => {
       });
 
     await send(0, 10);
-    const first = kafka.consumer({ groupId });
+    const first = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
     await first.connect();
     await first.subscribe({ topic, fromBeginning: true });
     const firstBatch = await consumeN(first, 10);
     await first.disconnect(); // commits what it processed
 
     await send(10, 16);
-    const second = kafka.consumer({ groupId });
+    const second = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
     await second.connect();
     await second.subscribe({ topic, fromBeginning: true });
     const secondBatch = await consumeN(second, 6);

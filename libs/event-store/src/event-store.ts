@@ -12,11 +12,17 @@ export interface OutboxMessage {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** Outbox messages, or a function making them from the recorded events (to carry positions). */
+export type OutboxInput =
+  readonly OutboxMessage[] | ((recorded: readonly RecordedEvent[]) => readonly OutboxMessage[]);
+
 export interface AppendResult {
   /** The stream's version after the append. */
   readonly version: number;
   /** Global positions of the appended events, in order. */
   readonly positions: readonly number[];
+  /** The recorded events, as readers will see them. */
+  readonly events: readonly RecordedEvent[];
 }
 
 /** Rows as the events table returns them. */
@@ -63,7 +69,7 @@ export class PgEventStore {
     streamId: string,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
-    outbox: readonly OutboxMessage[] = [],
+    outbox: OutboxInput = [],
   ): Promise<AppendResult> {
     return this.transaction((client) => this.appendWith(client, streamId, expected, events, outbox));
   }
@@ -74,7 +80,7 @@ export class PgEventStore {
     streamId: string,
     expected: ExpectedVersion,
     events: readonly NewEvent[],
-    outbox: readonly OutboxMessage[] = [],
+    outbox: OutboxInput = [],
   ): Promise<AppendResult> {
     // NOTE: the row lock on streams serialises appenders of one stream; the unique
     // (stream_id, stream_version) index is the backstop if anything slips past it.
@@ -94,16 +100,16 @@ export class PgEventStore {
         { details: { streamId, expected, current } },
       );
     }
-    let positions: number[] = [];
+    let recorded: RecordedEvent[] = [];
     if (events.length > 0) {
       const versions = events.map((_, i) => current + i + 1);
-      const inserted = await client.query<{ position: string }>(
+      const inserted = await client.query<{ position: string; recorded_at: Date }>(
         `INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata)
          SELECT e.event_id, $1, e.stream_version, e.type, e.schema_version, e.data, e.metadata
          FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])
            AS e(event_id, stream_version, type, schema_version, data, metadata)
          ORDER BY e.stream_version
-         RETURNING position`,
+         RETURNING position, recorded_at`,
         [
           streamId,
           events.map((e) => e.eventId),
@@ -114,16 +120,23 @@ export class PgEventStore {
           events.map((e) => JSON.stringify(e.metadata)),
         ],
       );
-      positions = inserted.rows.map((r) => Number(r.position));
+      recorded = inserted.rows.map((r, i) => ({
+        ...events[i]!,
+        position: Number(r.position),
+        streamId,
+        streamVersion: versions[i]!,
+        recordedAt: r.recorded_at,
+      }));
       await client.query('UPDATE streams SET version = $2 WHERE stream_id = $1', [
         streamId,
         current + events.length,
       ]);
     }
-    if (outbox.length > 0) await this.enqueue(client, outbox);
-    if (events.length > 0 || outbox.length > 0)
+    const messages = typeof outbox === 'function' ? outbox(recorded) : outbox;
+    if (messages.length > 0) await this.enqueue(client, messages);
+    if (events.length > 0 || messages.length > 0)
       await client.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
-    return { version: current + events.length, positions };
+    return { version: current + events.length, positions: recorded.map((e) => e.position), events: recorded };
   }
 
   /** Records outbox messages in the caller's transaction. */

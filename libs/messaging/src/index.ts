@@ -2,3 +2,4 @@
 export * from './kafka-client';
 export * from './topics';
 export * from './kafka-outbox-publisher';
+export * from './cluster-event-codec';

@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 
 /** An outbox message as the relay hands it over. */
 export interface PublishableMessage {
@@ -21,6 +21,10 @@ export class KafkaOutboxPublisher {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Unbounded count, bounded time: the idempotent producer needs room to retry, and a batch
+      // that still fails after 30 s goes back to the relay, which sends it again later.
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
     });
   }
 

@@ -15,3 +15,5 @@ export * from './state/node-state';
 export * from './state/node-state-codec';
 export * from './events/event-envelope';
 export * from './events/cluster-events';
+export * from './ingest/canonical-json';
+export * from './ingest/ingest-decider';

@@ -6,3 +6,5 @@ export * from './dependencies';
 export * from './service.module';
 export * from './run-service';
 export * from './tokens';
+export * from './event-store.module';
+export * from './outbox-relay.module';
