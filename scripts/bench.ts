@@ -5,11 +5,13 @@
 import { benchDiffs } from './bench/diffs';
 import { benchEventStore } from './bench/event-store';
 import { benchPlannerCore } from './bench/planner-core';
+import { benchPlanner } from './bench/planner';
 
 const sections: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
   'planner-core': benchPlannerCore,
   diffs: benchDiffs,
   'event-store': benchEventStore,
+  planner: benchPlanner,
 };
 
 async function main(): Promise<void> {

@@ -17,10 +17,20 @@ export async function benchDatabase(): Promise<{ url: string; drop: () => Promis
   return {
     url: url.toString(),
     drop: async () => {
-      const c = new Client({ connectionString: baseDatabaseUrl() });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      // Autovacuum may still be busy with a database a bench just filled: wait for it.
+      for (let attempt = 0; ; attempt++) {
+        const c = new Client({ connectionString: baseDatabaseUrl() });
+        await c.connect();
+        try {
+          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          return;
+        } catch (error) {
+          if (attempt >= 20) throw error;
+        } finally {
+          await c.end();
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
     },
   };
 }

@@ -72,6 +72,11 @@ export class FakeApiServer {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 
+  /** Every object stored now, as the apiserver would serve it. */
+  allObjects(): Record<string, unknown>[] {
+    return [...this.objects.values()].flatMap((m) => [...m.values()]);
+  }
+
   get resourceVersion(): number {
     return this.rv;
   }

@@ -40,8 +40,8 @@ describe('PgEventStore', () => {
   });
 
   it('runs migrations once, even when several processes start together', async () => {
-    const { rows } = await pool.query('SELECT version FROM schema_migrations');
-    expect(rows).toEqual([{ version: 1 }]);
+    const { rows } = await pool.query('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
     expect(await migrate(pool)).toEqual([]);
   });
 
@@ -154,6 +154,34 @@ describe('PgEventStore', () => {
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(new Set(positions).size).toBe(61);
     expect(seen.some((e) => (e.data as { i: unknown }).i === 'held')).toBe(true);
+  });
+
+  it('appends to many streams at once, checking every expected version', async () => {
+    const a = `many/${randomUUID()}`;
+    const b = `many/${randomUUID()}`;
+    await store.append(a, 'no_stream', [event()]);
+    const recorded = await store.transaction((c) =>
+      store.appendToStreams(c, [
+        { streamId: a, expected: 1, events: [event('A2'), event('A3')] },
+        { streamId: b, expected: 0, events: [event('B1')] },
+      ]),
+    );
+    expect(recorded.map((e) => [e.streamId, e.streamVersion, e.type])).toEqual([
+      [a, 2, 'A2'],
+      [a, 3, 'A3'],
+      [b, 1, 'B1'],
+    ]);
+    expect((await store.readStream(a)).map((e) => e.type)).toEqual(['Happened', 'A2', 'A3']);
+    const error = await store
+      .transaction((c) =>
+        store.appendToStreams(c, [
+          { streamId: b, expected: 1, events: [event()] },
+          { streamId: a, expected: 2, events: [event()] },
+        ]),
+      )
+      .catch((e: unknown) => e);
+    expect(isNetledgerError(error, 'EVENTSTORE.WRONG_EXPECTED_VERSION')).toBe(true);
+    expect(await store.streamVersion(b)).toBe(1);
   });
 
   it('keeps snapshots and checkpoints', async () => {

@@ -10,6 +10,18 @@ export interface OutboxMessage {
   readonly key: string;
   readonly value: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Sent to this partition instead of the key's (a message meant for another key's partition). */
+  readonly partition?: number;
+}
+
+/**
+ * An outbox message whose value is a recorded event, as JSON (what encodeEventMessage gives): the
+ * relay builds it from the events table, so the event is not written twice.
+ */
+export interface OutboxEventReference {
+  readonly topic: string;
+  readonly key: string;
+  readonly eventPosition: number;
 }
 
 /** Outbox messages, or a function making them from the recorded events (to carry positions). */
@@ -139,16 +151,99 @@ export class PgEventStore {
     return { version: current + events.length, positions: recorded.map((e) => e.position), events: recorded };
   }
 
+  /**
+   * Appends to many streams in the caller's transaction with a handful of statements (the
+   * planner writes one revision to thousands of node streams at once). Every stream's version is
+   * checked first; one mismatch throws EVENTSTORE.WRONG_EXPECTED_VERSION and the caller rolls back.
+   */
+  async appendToStreams(
+    client: PoolClient,
+    appends: readonly { streamId: string; expected: number; events: readonly NewEvent[] }[],
+  ): Promise<RecordedEvent[]> {
+    if (appends.length === 0) return [];
+    const fresh = appends.filter((a) => a.expected === 0).map((a) => a.streamId);
+    if (fresh.length > 0) {
+      await client.query(
+        'INSERT INTO streams (stream_id, version) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING',
+        [fresh],
+      );
+    }
+    // One statement moves every stream that is where the caller expects it; any other is a conflict.
+    const moved = await client.query<{ stream_id: string }>(
+      `UPDATE streams s SET version = v.next FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(stream_id, expected, next)
+       WHERE s.stream_id = v.stream_id AND s.version = v.expected RETURNING s.stream_id`,
+      [
+        appends.map((a) => a.streamId),
+        appends.map((a) => a.expected),
+        appends.map((a) => a.expected + a.events.length),
+      ],
+    );
+    if (moved.rowCount !== appends.length) {
+      const ok = new Set(moved.rows.map((r) => r.stream_id));
+      const stale = appends.find((a) => !ok.has(a.streamId))!;
+      throw new NetledgerError(
+        'EVENTSTORE.WRONG_EXPECTED_VERSION',
+        `stream ${stale.streamId} is not at version ${stale.expected}`,
+        {
+          details: { streamId: stale.streamId, expected: stale.expected },
+        },
+      );
+    }
+    const flat: (NewEvent & { streamId: string; streamVersion: number })[] = [];
+    for (const a of appends)
+      a.events.forEach((e, i) =>
+        flat.push({ ...e, streamId: a.streamId, streamVersion: a.expected + i + 1 }),
+      );
+    const inserted = await client.query<{ position: string; recorded_at: Date }>(
+      `INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])
+       RETURNING position, recorded_at`,
+      [
+        flat.map((e) => e.eventId),
+        flat.map((e) => e.streamId),
+        flat.map((e) => e.streamVersion),
+        flat.map((e) => e.type),
+        flat.map((e) => e.schemaVersion),
+        flat.map((e) => JSON.stringify(e.data)),
+        flat.map((e) => JSON.stringify(e.metadata)),
+      ],
+    );
+    await client.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
+    // unnest ... RETURNING keeps the input order for a plain INSERT ... SELECT.
+    return flat.map((e, i) => ({
+      eventId: e.eventId,
+      type: e.type,
+      schemaVersion: e.schemaVersion,
+      data: e.data,
+      metadata: e.metadata,
+      streamId: e.streamId,
+      streamVersion: e.streamVersion,
+      position: Number(inserted.rows[i]!.position),
+      recordedAt: inserted.rows[i]!.recorded_at,
+    }));
+  }
+
+  /** Records outbox messages whose values are recorded events, in the caller's transaction. */
+  async enqueueEvents(client: PoolClient, references: readonly OutboxEventReference[]): Promise<void> {
+    if (references.length === 0) return;
+    await client.query(
+      `INSERT INTO outbox (topic, key, event_position)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])`,
+      [references.map((r) => r.topic), references.map((r) => r.key), references.map((r) => r.eventPosition)],
+    );
+  }
+
   /** Records outbox messages in the caller's transaction. */
   async enqueue(client: PoolClient, messages: readonly OutboxMessage[]): Promise<void> {
     await client.query(
-      `INSERT INTO outbox (topic, key, value, headers)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
+      `INSERT INTO outbox (topic, key, value, headers, partition)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[])`,
       [
         messages.map((m) => m.topic),
         messages.map((m) => m.key),
         messages.map((m) => m.value),
         messages.map((m) => JSON.stringify(m.headers ?? {})),
+        messages.map((m) => m.partition ?? null),
       ],
     );
   }

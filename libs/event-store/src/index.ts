@@ -4,3 +4,4 @@ export * from './migrations';
 export * from './event-store';
 export * from './subscription';
 export * from './outbox-relay';
+export * from './event-id';

@@ -67,6 +67,32 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'outbox rows that reference an event',
+    sql: `
+      ALTER TABLE outbox ALTER COLUMN value DROP NOT NULL;
+      ALTER TABLE outbox ADD COLUMN event_position bigint;
+      ALTER TABLE outbox ADD CONSTRAINT outbox_value_or_event CHECK (value IS NOT NULL OR event_position IS NOT NULL);
+    `,
+  },
+  {
+    version: 3,
+    name: 'outbox rows for a chosen partition',
+    sql: `ALTER TABLE outbox ADD COLUMN partition int;`,
+  },
+  {
+    version: 4,
+    name: 'drop an index no reader uses',
+    // Readers filter on position and compare transaction ids per row; the index only slowed appends.
+    sql: `DROP INDEX IF EXISTS events_transaction;`,
+  },
+  {
+    version: 5,
+    name: 'leave type and time lookups to the audit projection',
+    // Appends pay for every index on events; queries by type or time go to the API's audit index.
+    sql: `DROP INDEX IF EXISTS events_type_position; DROP INDEX IF EXISTS events_recorded_at;`,
+  },
 ];
 
 /** Advisory lock key that serialises migration runs across processes. */

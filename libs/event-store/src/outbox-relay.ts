@@ -1,6 +1,8 @@
 import type { Client, Pool } from 'pg';
 import { COMMITTED_BEFORE_RUNNING, EVENTS_CHANNEL, type OutboxMessage } from './event-store';
 
+const DEFAULT_BATCH = 5000;
+
 /** Where outbox messages go (Kafka, in production: see @netledger/messaging). */
 export interface OutboxPublisher {
   /** Publishes the messages in order (per key at least); resolves once the broker acknowledged all. */
@@ -18,6 +20,7 @@ export interface OutboxRelayOptions {
 }
 
 interface OutboxRow {
+  partition: number | null;
   id: string;
   topic: string;
   key: string;
@@ -65,15 +68,28 @@ export class OutboxRelay {
 
   /** Publishes what is pending now; returns how many messages went out. Exposed for tests and tools. */
   async relayOnce(): Promise<number> {
-    const batchSize = this.options.batchSize ?? 500;
+    const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
+    // Rows that reference an event get it as JSON built by PostgreSQL (the shape encodeEventMessage gives).
     const { rows } = await this.pool.query<OutboxRow>(
-      `SELECT id, topic, key, value, headers, created_at FROM outbox
-       WHERE sent_at IS NULL AND ${COMMITTED_BEFORE_RUNNING} ORDER BY id LIMIT $1`,
+      `SELECT o.id, o.topic, o.key, o.headers, o.created_at, o.partition,
+         coalesce(o.value, json_build_object(
+           'eventId', e.event_id, 'type', e.type, 'schemaVersion', e.schema_version, 'data', e.data,
+           'metadata', e.metadata, 'position', e.position, 'streamId', e.stream_id,
+           'streamVersion', e.stream_version,
+           'recordedAt', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text) AS value
+       FROM outbox o LEFT JOIN events e ON e.position = o.event_position
+       WHERE o.sent_at IS NULL AND o.${COMMITTED_BEFORE_RUNNING} ORDER BY o.id LIMIT $1`,
       [batchSize],
     );
     if (rows.length === 0) return 0;
     await this.publisher.publish(
-      rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers })),
+      rows.map((r) => ({
+        topic: r.topic,
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        ...(r.partition !== null ? { partition: r.partition } : {}),
+      })),
     );
     // NOTE: marked only after the broker acknowledged; a crash in between re-sends the batch.
     await this.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [
@@ -96,7 +112,7 @@ export class OutboxRelay {
           );
           leader = rows[0]!.ok;
         }
-        if (leader && (await this.relayOnce()) === (this.options.batchSize ?? 500)) continue;
+        if (leader && (await this.relayOnce()) === (this.options.batchSize ?? DEFAULT_BATCH)) continue;
       } catch (error) {
         this.options.onError?.(error);
       }

@@ -165,7 +165,11 @@ export class Reflector {
           onEvent,
           done,
         )
-        .then((inner) => controller.signal.addEventListener('abort', () => inner.abort()))
+        .then((inner) => {
+          // stop() may have come while the connection was being made.
+          if (controller.signal.aborted) inner.abort();
+          else controller.signal.addEventListener('abort', () => inner.abort());
+        })
         .catch(done);
     });
     await ended;

@@ -3,3 +3,5 @@ export * from './kafka-client';
 export * from './topics';
 export * from './kafka-outbox-publisher';
 export * from './cluster-event-codec';
+export * from './partitioning';
+export * from './node-diff-messages';

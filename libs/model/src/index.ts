@@ -17,3 +17,4 @@ export * from './events/event-envelope';
 export * from './events/cluster-events';
 export * from './ingest/canonical-json';
 export * from './ingest/ingest-decider';
+export * from './events/node-events';

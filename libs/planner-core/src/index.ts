@@ -29,3 +29,4 @@ export * from './render/iproute2';
 export * from './parse/iptables-save';
 export * from './parse/canonical-rule';
 export * from './parse/host-json';
+export * from './revisions/revision-planner';

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { PgEventStore } from '@netledger/event-store';
-import { encodeEventMessage, topicNames } from '@netledger/messaging';
+import { PgEventStore, newEventId } from '@netledger/event-store';
+import { topicNames } from '@netledger/messaging';
 import { decideObservation, kubeStreamId, type KnownObject, type Observation } from '@netledger/model';
 import { Metrics } from '@netledger/service';
 import type { PoolClient } from 'pg';
@@ -97,7 +96,7 @@ export class IngestObservationsHandler implements ICommandHandler<IngestObservat
       }
       return 'ignore';
     }
-    const metadata = { sourceResourceVersion: observation.resourceVersion, correlationId: randomUUID() };
+    const metadata = { sourceResourceVersion: observation.resourceVersion, correlationId: newEventId() };
     if (decision.outcome === 'reject') {
       const d = decision.event.data;
       const objectKey = `${d.kind}/${d.namespace ?? ''}/${d.name ?? ''}`;
@@ -111,7 +110,7 @@ export class IngestObservationsHandler implements ICommandHandler<IngestObservat
       // The same version of the same object was rejected already (a relist sees it again).
       if (seen.rowCount === 0) return 'ignore';
       await this.store.appendWith(client, decision.streamId, 'any', [
-        { eventId: randomUUID(), ...decision.event, metadata },
+        { eventId: newEventId(), ...decision.event, metadata },
       ]);
       return 'reject';
     }
@@ -120,13 +119,16 @@ export class IngestObservationsHandler implements ICommandHandler<IngestObservat
       client,
       decision.streamId,
       current ? current.streamVersion : 'no_stream',
-      [{ eventId: randomUUID(), ...decision.event, metadata }],
-      (recorded) =>
-        recorded.map((event) => ({
-          topic: this.topic,
-          key: decision.streamId,
-          value: encodeEventMessage(event),
-        })),
+      [{ eventId: newEventId(), ...decision.event, metadata }],
+    );
+    // The recorded event is the cluster-events message: the relay reads it from the events table.
+    await this.store.enqueueEvents(
+      client,
+      result.events.map((event) => ({
+        topic: this.topic,
+        key: decision.streamId,
+        eventPosition: event.position,
+      })),
     );
     const row: KnownRow = {
       streamVersion: result.version,

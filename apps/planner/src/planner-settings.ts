@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import {
+  DEFAULT_OVERLAY_CONFIG,
+  DEFAULT_PROXY_CONFIG,
+  parseKubeProxyConfiguration,
+  parseNetConf,
+  type OverlayConfig,
+  type ProxyConfig,
+} from '@netledger/model';
+
+/** The planner's own settings, from its environment. */
+export interface PlannerSettings {
+  readonly topicPrefix: string;
+  readonly consumerGroup: string;
+  /** Events arriving within this window are folded into one revision per node (kube-proxy's minSyncPeriod, far shorter). */
+  readonly batchWindowMs: number;
+  readonly maxBatchEvents: number;
+  /** A planner that dies is out of its consumer group after this long (Kafka's session timeout). */
+  readonly sessionTimeoutMs: number;
+  readonly nodeDiffsPartitions: number;
+  readonly nodeDiffsRetentionMs: number;
+  /** A node's full state goes to node-snapshots when it is at most this large; larger ones are served by the API. */
+  readonly snapshotMaxBytes: number;
+  readonly proxyConfig: ProxyConfig;
+  readonly overlayConfig: OverlayConfig;
+}
+
+const schema = z.object({
+  NETLEDGER_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/)
+    .default('netledger'),
+  PLANNER_GROUP: z.string().min(1).max(200).default('netledger-planner'),
+  PLANNER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(20),
+  PLANNER_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+  NODE_DIFFS_PARTITIONS: z.coerce.number().int().min(1).max(10_000).default(32),
+  NODE_DIFFS_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3600_000),
+  SNAPSHOT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(8 * 1024 * 1024),
+  PROXY_CONFIG: z.string().min(1).optional(),
+  NET_CONF: z.string().min(1).optional(),
+  CLUSTER_CIDR: z.string().min(1).optional(),
+});
+
+/** Reads the settings; the kube-proxy and flannel files are kube-proxy's and flannel's own formats. */
+export function readPlannerSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): PlannerSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(
+      `planner: invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const e = parsed.data;
+  const proxyConfig = e.PROXY_CONFIG
+    ? parseKubeProxyConfiguration(parse(readFileSync(e.PROXY_CONFIG, 'utf8')))
+    : DEFAULT_PROXY_CONFIG;
+  const overlayConfig = e.NET_CONF
+    ? parseNetConf(JSON.parse(readFileSync(e.NET_CONF, 'utf8')))
+    : DEFAULT_OVERLAY_CONFIG;
+  return {
+    topicPrefix: e.NETLEDGER_TOPIC_PREFIX,
+    consumerGroup: e.PLANNER_GROUP,
+    batchWindowMs: e.PLANNER_BATCH_WINDOW_MS,
+    maxBatchEvents: e.PLANNER_MAX_BATCH_EVENTS,
+    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    nodeDiffsPartitions: e.NODE_DIFFS_PARTITIONS,
+    nodeDiffsRetentionMs: e.NODE_DIFFS_RETENTION_MS,
+    snapshotMaxBytes: e.SNAPSHOT_MAX_BYTES,
+    // Without a KubeProxyConfiguration, local traffic is told apart by flannel's pod network.
+    proxyConfig: e.PROXY_CONFIG
+      ? proxyConfig
+      : { ...proxyConfig, clusterCIDRs: [e.CLUSTER_CIDR ?? overlayConfig.network] },
+    overlayConfig,
+  };
+}
+
+export const PLANNER_SETTINGS = Symbol('PLANNER_SETTINGS');

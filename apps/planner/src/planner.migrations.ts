@@ -1,0 +1,36 @@
+import type { Migration } from '@netledger/event-store';
+
+/**
+ * The planner's own state: the version of every cluster stream its model has folded in (its model
+ * snapshot, by reference to the events), and the configuration its last revisions were made with.
+ * Both change in the same transaction as the revisions, so a restart rebuilds exactly the model
+ * those revisions came from.
+ */
+export const PLANNER_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 201,
+    name: 'planner streams and configuration',
+    sql: `
+      CREATE TABLE planner_streams (
+        stream_id  text PRIMARY KEY,
+        version    bigint NOT NULL
+      );
+      CREATE TABLE planner_config (
+        id       int PRIMARY KEY CHECK (id = 1),
+        proxy    jsonb NOT NULL,
+        overlay  jsonb NOT NULL
+      );
+    `,
+  },
+  {
+    version: 202,
+    name: 'content-addressed node diffs',
+    sql: `
+      CREATE TABLE node_diff_bodies (
+        digest      text PRIMARY KEY,
+        body        jsonb NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];

@@ -1,0 +1,211 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PgEventStore, type OutboxMessage, newEventId } from '@netledger/event-store';
+import { diffBodyKey, diffDigest, encodeDiffBody, partitionForKey, topicNames } from '@netledger/messaging';
+import {
+  CLUSTER_EVENT_UPCASTERS,
+  CLUSTER_EVENT_VERSIONS,
+  encodeNodeState,
+  NODE_EVENT_VERSIONS,
+  NODE_STATE_CHANGED,
+  nodeStreamId,
+  upcast,
+  type NodeSnapshot,
+  type NodeStateChanged,
+  type OverlayConfig,
+  type ProxyConfig,
+  type RecordedEvent,
+} from '@netledger/model';
+import type { NodeRevision } from '@netledger/planner-core';
+import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
+
+/** What the planner's store holds: folded cluster streams, node revisions, last configuration. */
+export interface PlannerRestore {
+  readonly objects: RecordedEvent[];
+  readonly streamVersions: Map<string, number>;
+  readonly nodeRevisions: Map<string, number>;
+  readonly config: { proxy: ProxyConfig; overlay: OverlayConfig } | undefined;
+}
+
+/**
+ * The planner's PostgreSQL side: rebuild after a restart, and commit one batch atomically
+ * (NodeStateChanged per changed node, the folded stream versions, the configuration, and the
+ * node-diffs / node-snapshots messages through the outbox).
+ */
+@Injectable()
+export class PlannerStore {
+  private readonly topics: ReturnType<typeof topicNames>;
+
+  constructor(
+    private readonly store: PgEventStore,
+    @Inject(PLANNER_SETTINGS) private readonly settings: PlannerSettings,
+  ) {
+    this.topics = topicNames(settings.topicPrefix);
+  }
+
+  async load(): Promise<PlannerRestore> {
+    const pool = this.store.pool;
+    // The model snapshot by reference: for every stream folded in, the event at the folded version.
+    const { rows } = await pool.query<{
+      position: string;
+      event_id: string;
+      stream_id: string;
+      stream_version: string;
+      type: string;
+      schema_version: number;
+      data: unknown;
+      metadata: Record<string, unknown>;
+      recorded_at: Date;
+    }>(
+      `SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
+       FROM planner_streams p JOIN events e ON e.stream_id = p.stream_id AND e.stream_version = p.version
+       ORDER BY e.position`,
+    );
+    const objects = rows.map((r) =>
+      upcast(
+        {
+          position: Number(r.position),
+          eventId: r.event_id,
+          streamId: r.stream_id,
+          streamVersion: Number(r.stream_version),
+          type: r.type,
+          schemaVersion: r.schema_version,
+          data: r.data,
+          metadata: r.metadata,
+          recordedAt: r.recorded_at,
+        },
+        CLUSTER_EVENT_UPCASTERS,
+        CLUSTER_EVENT_VERSIONS,
+      ),
+    );
+    const streams = await pool.query<{ stream_id: string; version: string }>(
+      'SELECT stream_id, version FROM planner_streams',
+    );
+    const nodes = await pool.query<{ stream_id: string; version: string }>(
+      "SELECT stream_id, version FROM streams WHERE stream_id LIKE 'node/%'",
+    );
+    const config = await pool.query<{ proxy: ProxyConfig; overlay: OverlayConfig }>(
+      'SELECT proxy, overlay FROM planner_config WHERE id = 1',
+    );
+    return {
+      objects,
+      streamVersions: new Map(streams.rows.map((r) => [r.stream_id, Number(r.version)])),
+      nodeRevisions: new Map(nodes.rows.map((r) => [r.stream_id.slice('node/'.length), Number(r.version)])),
+      config: config.rows[0],
+    };
+  }
+
+  private nodeDiffsPartitions = 1;
+
+  /** The partition count of node-diffs (diff bodies go to the partitions of the nodes needing them). */
+  setNodeDiffsPartitions(partitions: number): void {
+    this.nodeDiffsPartitions = partitions;
+  }
+
+  /** Commits one batch; throws (and writes nothing) when any node stream moved meanwhile. */
+  async commit(
+    revisions: readonly NodeRevision[],
+    folded: ReadonlyMap<string, number>,
+    config: { proxy: ProxyConfig; overlay: OverlayConfig },
+  ): Promise<RecordedEvent[]> {
+    // One change usually gives thousands of nodes the same diff: it is stored and sent once.
+    const bodies = new Map<string, { json: string; partitions: Set<number> }>();
+    const digests = revisions.map((r) => {
+      const json = JSON.stringify(r.diff);
+      const digest = diffDigest(json);
+      let body = bodies.get(digest);
+      if (!body) bodies.set(digest, (body = { json, partitions: new Set() }));
+      body.partitions.add(partitionForKey(r.node, this.nodeDiffsPartitions));
+      return digest;
+    });
+    return this.store.transaction(async (client) => {
+      if (bodies.size > 0) {
+        await client.query(
+          `INSERT INTO node_diff_bodies (digest, body) SELECT * FROM unnest($1::text[], $2::jsonb[]) ON CONFLICT DO NOTHING`,
+          [[...bodies.keys()], [...bodies.values()].map((b) => b.json)],
+        );
+      }
+      const recorded = await this.store.appendToStreams(
+        client,
+        revisions.map((r, i) => {
+          const data: NodeStateChanged = {
+            node: r.node,
+            baseRevision: r.baseRevision,
+            revision: r.revision,
+            diffDigest: digests[i]!,
+            causation: {
+              eventIds: r.causation.map((e) => e.eventId),
+              positions: r.causation.map((e) => e.position),
+            },
+          };
+          return {
+            streamId: nodeStreamId(r.node),
+            expected: r.baseRevision,
+            events: [
+              {
+                eventId: newEventId(),
+                type: NODE_STATE_CHANGED,
+                schemaVersion: NODE_EVENT_VERSIONS.get(NODE_STATE_CHANGED)!,
+                data,
+                metadata: {
+                  causationId: r.causation.at(-1)?.eventId,
+                  correlationId: r.causation.at(-1)?.metadata.correlationId as string | undefined,
+                },
+              },
+            ],
+          };
+        }),
+      );
+      // NOTE: bodies are enqueued before the revisions that need them, so on every partition a
+      // consumer meets a body before the revision that refers to it.
+      const messages: OutboxMessage[] = [];
+      for (const [digest, body] of bodies) {
+        for (const partition of body.partitions) {
+          messages.push({
+            topic: this.topics.nodeDiffs,
+            key: diffBodyKey(digest),
+            value: encodeDiffBody(digest, body.json),
+            partition,
+          });
+        }
+      }
+      await this.store.enqueue(client, messages);
+      messages.length = 0;
+      // Each revision's event is the node-diffs message: the relay reads it from the events table.
+      await this.store.enqueueEvents(
+        client,
+        recorded.map((event, i) => ({
+          topic: this.topics.nodeDiffs,
+          key: revisions[i]!.node,
+          eventPosition: event.position,
+        })),
+      );
+      recorded.forEach((_event, i) => {
+        const r = revisions[i]!;
+        // Full states too large for a message (very large clusters) are served by the API instead.
+        if (r.estimatedStateBytes > this.settings.snapshotMaxBytes) return;
+        const snapshot: NodeSnapshot = {
+          node: r.node,
+          revision: r.revision,
+          state: encodeNodeState(r.state()),
+        };
+        const value = JSON.stringify(snapshot);
+        if (value.length <= this.settings.snapshotMaxBytes)
+          messages.push({ topic: this.topics.nodeSnapshots, key: r.node, value });
+      });
+      if (messages.length > 0) await this.store.enqueue(client, messages);
+      if (folded.size > 0) {
+        await client.query(
+          `INSERT INTO planner_streams (stream_id, version) SELECT * FROM unnest($1::text[], $2::bigint[])
+           ON CONFLICT (stream_id) DO UPDATE SET version = GREATEST(planner_streams.version, EXCLUDED.version)`,
+          [[...folded.keys()], [...folded.values()]],
+        );
+      }
+      await client.query(
+        `INSERT INTO planner_config (id, proxy, overlay) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET proxy = EXCLUDED.proxy, overlay = EXCLUDED.overlay`,
+        [JSON.stringify(config.proxy), JSON.stringify(config.overlay)],
+      );
+      return recorded;
+    });
+  }
+}

@@ -1,0 +1,273 @@
+import {
+  ConsoleLogger,
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { decodeEventMessage, ensureTopics, topicNames } from '@netledger/messaging';
+import { canonicalJson, type RecordedEvent } from '@netledger/model';
+import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
+import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { Counter, Histogram } from 'prom-client';
+import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
+import { PlannerStore } from './planner-store';
+
+interface Pending {
+  readonly event: RecordedEvent;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/**
+ * Consumes cluster-events, folds them into the model in batches (a short window, so a burst makes
+ * one revision per node), and commits each batch's revisions to the store with their messages
+ * (outbox) before it commits the Kafka offsets. After a restart or a failed commit it rebuilds the
+ * model from the store: redelivered events are then older than what the model holds and are
+ * skipped by stream version.
+ */
+@Injectable()
+export class PlannerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new ConsoleLogger('planner');
+  private consumer: Consumer | undefined;
+  private revisions!: RevisionPlanner;
+  private pending: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private ready = false;
+  private readonly eventsTotal: Counter;
+  private readonly nodesAffected: Histogram;
+  private readonly syncDuration: Histogram;
+  private readonly commitDuration: Histogram;
+  private readonly programmingLatency: Histogram;
+
+  constructor(
+    private readonly store: PlannerStore,
+    private readonly kafka: KafkaConnection,
+    health: HealthRegistry,
+    metrics: Metrics,
+    @Inject(PLANNER_SETTINGS) private readonly settings: PlannerSettings,
+  ) {
+    const registers = [metrics.registry];
+    this.eventsTotal = new Counter({
+      name: 'netledger_planner_events_total',
+      help: 'Cluster events folded into the model.',
+      registers,
+    });
+    this.nodesAffected = new Histogram({
+      name: 'netledger_planner_nodes_affected',
+      help: 'Nodes given a new revision per batch of cluster events.',
+      buckets: [0, 1, 10, 100, 1000, 5000, 20000],
+      registers,
+    });
+    this.syncDuration = new Histogram({
+      name: 'netledger_planner_sync_proxy_rules_duration_seconds',
+      help: 'Time to compute every node revision of a batch (kube-proxy: sync_proxy_rules_duration_seconds).',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.commitDuration = new Histogram({
+      name: 'netledger_planner_commit_duration_seconds',
+      help: 'Time to store a batch of revisions and their messages.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.programmingLatency = new Histogram({
+      name: 'netledger_planner_network_programming_duration_seconds',
+      help: 'From a cluster event being recorded to its revisions being stored (kube-proxy: network_programming_duration_seconds).',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    });
+    health.register({
+      name: 'planner',
+      check: async () => {
+        if (!this.ready) throw new Error('rebuilding the model');
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const topics = topicNames(this.settings.topicPrefix);
+    const admin = this.kafka.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [
+        {
+          name: topics.nodeDiffs,
+          partitions: this.settings.nodeDiffsPartitions,
+          config: {
+            'retention.ms': String(this.settings.nodeDiffsRetentionMs),
+            'max.message.bytes': String(16 * 1024 * 1024),
+          },
+        },
+        {
+          name: topics.nodeSnapshots,
+          partitions: this.settings.nodeDiffsPartitions,
+          config: {
+            'cleanup.policy': 'compact',
+            'max.message.bytes': String(16 * 1024 * 1024),
+            'min.compaction.lag.ms': '60000',
+          },
+        },
+      ]);
+      const meta = await admin.fetchTopicMetadata({ topics: [topics.nodeDiffs] });
+      this.store.setNodeDiffsPartitions(meta.topics[0]!.partitions.length);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.rebuild();
+    this.consumer = this.kafka.kafka.consumer({
+      groupId: this.settings.consumerGroup,
+      maxWaitTimeInMs: 50,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.settings.sessionTimeoutMs,
+      rebalanceTimeout: this.settings.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(this.settings.sessionTimeoutMs / 5)),
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: topics.clusterEvents, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.receive(payload),
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.consumer?.disconnect();
+    await this.flushing.catch(() => undefined);
+  }
+
+  /** The revision each node is at (for tests and the health of the process). */
+  revisionOf(node: string): number {
+    return this.revisions.revisionOf(node);
+  }
+
+  /** Rebuilds the model from the store: the folded streams, node revisions and configuration. */
+  private async rebuild(): Promise<void> {
+    this.ready = false;
+    const restore = await this.store.load();
+    const { proxyConfig, overlayConfig } = this.settings;
+    // Plans are restored under the configuration their revisions were made with; a changed
+    // configuration then shows up as the next revision of every node.
+    const model = new NetworkPlanner(
+      restore.config?.proxy ?? proxyConfig,
+      restore.config?.overlay ?? overlayConfig,
+    );
+    const planner = new RevisionPlanner(model);
+    planner.restore(restore.objects, restore.streamVersions, restore.nodeRevisions);
+    const configChanged =
+      restore.config !== undefined &&
+      (canonicalJson(restore.config.proxy) !== canonicalJson(proxyConfig) ||
+        canonicalJson(restore.config.overlay) !== canonicalJson(overlayConfig));
+    if (configChanged) {
+      this.logger.log('configuration changed since the last revisions: every node gets a revision for it');
+      model.kubeProxy.setProxyConfig(proxyConfig);
+      model.overlay.setConfig(overlayConfig);
+    }
+    this.revisions = planner;
+    this.ready = true;
+    this.logger.log(
+      `model rebuilt: ${restore.objects.length} objects, ${restore.nodeRevisions.size} node streams`,
+    );
+    if (configChanged) await this.flush([]);
+  }
+
+  private async receive({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+    for (const message of batch.messages) {
+      try {
+        this.pending.push({
+          event: decodeEventMessage(message.value),
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: message.offset,
+        });
+      } catch (error) {
+        this.logger.warn(
+          `skipping an unreadable cluster-events message at ${batch.partition}/${message.offset}: ${(error as Error).message}`,
+        );
+      }
+      // Moves the fetch position on; the offset is committed only once the batch is stored.
+      resolveOffset(message.offset);
+    }
+    if (this.pending.length >= this.settings.maxBatchEvents) this.schedule(0);
+    else if (this.pending.length > 0) this.schedule(this.settings.batchWindowMs);
+    await heartbeat();
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer && ms > 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const batch = this.pending;
+      this.pending = [];
+      this.flushing = this.flushing
+        .then(() => this.flush(batch))
+        .catch((error: unknown) => this.failed(error));
+    }, ms);
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    const folded = new Map<string, number>();
+    // Global position order is commit order per stream, and the same order on every replay.
+    for (const p of [...batch].sort((a, b) => a.event.position - b.event.position)) {
+      if (this.revisions.apply(p.event)) {
+        folded.set(p.event.streamId, p.event.streamVersion);
+        this.eventsTotal.inc();
+      }
+    }
+    const revisions = this.revisions.commit();
+    const computed = performance.now();
+    this.syncDuration.observe((computed - started) / 1000);
+    if (revisions.length > 0 || folded.size > 0) {
+      await this.store.commit(revisions, folded, {
+        proxy: this.settings.proxyConfig,
+        overlay: this.settings.overlayConfig,
+      });
+    }
+    this.commitDuration.observe((performance.now() - computed) / 1000);
+    this.nodesAffected.observe(revisions.length);
+    const now = Date.now();
+    for (const p of batch) this.programmingLatency.observe((now - p.event.recordedAt.getTime()) / 1000);
+    await this.commitOffsets(batch);
+  }
+
+  /** Commits, per partition, the offset after the last message of the batch. */
+  private async commitOffsets(batch: Pending[]): Promise<void> {
+    if (!this.consumer || batch.length === 0) return;
+    const next = new Map<string, { topic: string; partition: number; offset: string }>();
+    for (const p of batch) {
+      const key = `${p.topic}/${p.partition}`;
+      const offset = String(BigInt(p.offset) + 1n);
+      const current = next.get(key);
+      if (!current || BigInt(current.offset) < BigInt(offset))
+        next.set(key, { topic: p.topic, partition: p.partition, offset });
+    }
+    await this.consumer.commitOffsets([...next.values()]);
+  }
+
+  /** A failed commit leaves the model ahead of the store: rebuild it, and let Kafka redeliver. */
+  private async failed(error: unknown): Promise<void> {
+    this.logger.error(
+      `batch failed, rebuilding the model: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    this.pending = [];
+    try {
+      await this.consumer?.stop();
+      await this.rebuild();
+      await this.consumer?.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.receive(payload),
+      });
+    } catch (again) {
+      this.logger.error(`could not recover: ${String(again)}; exiting so that the process is restarted`);
+      process.exit(1);
+    }
+  }
+}
