@@ -1,7 +1,17 @@
-import { Module } from '@nestjs/common';
-import { CqrsModule } from '@nestjs/cqrs';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { KafkaModule } from '@netledger/service';
+import { ExecutorService } from './execution/executor.service';
+import { EXECUTOR_SETTINGS, readExecutorSettings } from './executor-settings';
 
 /** Applies its node's diffs to the host and reports back. */
-@Module({ imports: [CqrsModule.forRoot(), KafkaModule] })
-export class ExecutorModule {}
+@Module({})
+export class ExecutorModule {
+  static forRoot(env: Readonly<Record<string, string | undefined>> = process.env): DynamicModule {
+    return {
+      module: ExecutorModule,
+      imports: [KafkaModule],
+      providers: [{ provide: EXECUTOR_SETTINGS, useValue: readExecutorSettings(env) }, ExecutorService],
+      exports: [ExecutorService],
+    };
+  }
+}

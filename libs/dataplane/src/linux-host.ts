@@ -1,0 +1,92 @@
+import { nodeState, type NodeDiff, type NodeState, type RouteEntry } from '@netledger/model';
+import {
+  formatOverlayOps,
+  isNetledgerChain,
+  ownedIptables,
+  parseBridgeFdb,
+  parseIpNeighbours,
+  parseIpRoutes,
+  parseIptablesSave,
+  parseVxlanDevice,
+  renderDiffOverlay,
+  renderDiffRestore,
+} from '@netledger/planner-core';
+import { hostCommands, type CommandRunner } from './command-runner';
+import type { ApplyReport, DataplaneHost } from './host';
+
+export interface LinuxHostOptions {
+  /** Program this network namespace instead of the one the process runs in. */
+  readonly netns?: string;
+  /** The overlay device whose routes, neighbours and FDB entries are Netledger's (flannel.<VNI>). */
+  readonly device: () => string;
+  /** Whether a route on another device is Netledger's (a DirectRouting route it placed). */
+  readonly ownsRoute: (route: RouteEntry) => boolean;
+  readonly run?: CommandRunner;
+}
+
+/**
+ * The Linux host: iptables-restore --noflush (one call per diff, atomic per table), then
+ * `ip -batch` and `bridge -batch` in the order that never leaves a route without its VTEP.
+ * Rules, chains and routes Netledger does not own are never touched.
+ */
+export class LinuxHost implements DataplaneHost {
+  private readonly run: CommandRunner;
+
+  constructor(private readonly options: LinuxHostOptions) {
+    this.run = options.run ?? hostCommands(options.netns);
+  }
+
+  async apply(diff: NodeDiff, from: NodeState): Promise<ApplyReport> {
+    const t0 = performance.now();
+    const restore = renderDiffRestore(diff);
+    if (restore) await this.run('iptables-restore', ['--noflush', '--wait'], restore);
+    const t1 = performance.now();
+    const ops = renderDiffOverlay(from, diff);
+    // NOTE: device and removals first, then FDB, then neighbours and routes (see renderDiffOverlay).
+    if (ops.ipBefore.length) await this.run('ip', ['-batch', '-'], `${ops.ipBefore.join('\n')}\n`);
+    if (ops.bridge.length) await this.run('bridge', ['-batch', '-'], `${ops.bridge.join('\n')}\n`);
+    if (ops.ipAfter.length) await this.run('ip', ['-batch', '-'], `${ops.ipAfter.join('\n')}\n`);
+    return {
+      iptablesMs: t1 - t0,
+      overlayMs: performance.now() - t1,
+      operations: `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(ops)}`,
+    };
+  }
+
+  async read(): Promise<NodeState> {
+    const device = this.options.device();
+    const owned = ownedIptables(parseIptablesSave(await this.run('iptables-save', [])), isNetledgerChain);
+    const links = JSON.parse(await this.run('ip', ['-json', 'link', 'show'])) as { ifname?: string }[];
+    const hasDevice = links.some((l) => l.ifname === device);
+    // Only Netledger's routes: those on the overlay device, and the direct routes it placed.
+    const routes = parseIpRoutes(
+      JSON.parse(await this.run('ip', ['-json', 'route', 'show', 'table', 'main'])),
+    ).filter((r) => r.dev === device || this.options.ownsRoute(r));
+    return nodeState({
+      chains: owned.chains,
+      // The host does not say how a jump got where it is; the executor's state says prepend or append.
+      jumps: owned.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
+      devices: hasDevice
+        ? [
+            parseVxlanDevice(
+              JSON.parse(await this.run('ip', ['-json', '-d', 'link', 'show', device])),
+              JSON.parse(await this.run('ip', ['-json', 'addr', 'show', 'dev', device])),
+            )!,
+          ]
+        : [],
+      routes,
+      neighbours: hasDevice
+        ? parseIpNeighbours(
+            JSON.parse(await this.run('ip', ['-json', 'neigh', 'show', 'dev', device])),
+            device,
+          )
+        : [],
+      fdb: hasDevice
+        ? parseBridgeFdb(
+            JSON.parse(await this.run('bridge', ['-json', 'fdb', 'show', 'dev', device])),
+            device,
+          )
+        : [],
+    });
+  }
+}

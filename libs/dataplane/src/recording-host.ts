@@ -1,0 +1,38 @@
+import { EMPTY_NODE_STATE, type NodeDiff, type NodeState } from '@netledger/model';
+import {
+  applyNodeDiff,
+  formatOverlayOps,
+  renderDiffOverlay,
+  renderDiffRestore,
+} from '@netledger/planner-core';
+import type { ApplyReport, DataplaneHost } from './host';
+
+/**
+ * An in-memory host, for tests and dry runs: it applies diffs to a NodeState and remembers the
+ * operations a Linux host would have run. `fail` makes the next applies throw (fault injection).
+ */
+export class RecordingHost implements DataplaneHost {
+  state: NodeState = EMPTY_NODE_STATE;
+  readonly log: string[] = [];
+  fail = 0;
+
+  /** `onApply` sees the operations of each applied diff (the executor's --dry-run prints them). */
+  constructor(private readonly onApply?: (operations: string) => void) {}
+
+  async apply(diff: NodeDiff, from: NodeState): Promise<ApplyReport> {
+    if (this.fail > 0) {
+      this.fail--;
+      throw new Error('injected failure');
+    }
+    const restore = renderDiffRestore(diff);
+    const operations = `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}`;
+    this.state = applyNodeDiff(this.state, diff);
+    this.log.push(operations);
+    this.onApply?.(operations);
+    return { iptablesMs: 0, overlayMs: 0, operations };
+  }
+
+  async read(): Promise<NodeState> {
+    return this.state;
+  }
+}

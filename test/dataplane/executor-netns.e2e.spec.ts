@@ -1,0 +1,250 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runService, type RunningService } from '@netledger/service';
+import { IngesterModule } from '../../apps/ingester/src/ingester.module';
+import { PlannerModule } from '../../apps/planner/src/planner.module';
+import { ExecutorModule } from '../../apps/executor/src/executor.module';
+import { ExecutorService } from '../../apps/executor/src/execution/executor.service';
+import { PlannerService } from '../../apps/planner/src/planning/planner.service';
+import { eventually } from '../support/kafka-reader';
+import { canUseNetns, run, TestNamespace } from '../support/netns';
+import { testPipeline } from '../support/pipeline';
+import { rawNode, rawService, rawSlice } from '../support/kube';
+
+/*
+ * Three nodes as network namespaces on one underlay (a bridge in a fourth namespace), two pods per
+ * node (namespaces on the node's cni0 bridge), the whole pipeline (apiserver stand-in -> ingester
+ * -> event store -> planner -> Kafka -> one executor per node, each programming its node's
+ * namespace with the linux backend) and real traffic: pod to pod over VXLAN, a ClusterIP from a
+ * node without endpoints, a NodePort on a node's underlay address, an endpoint leaving, a node
+ * leaving. Every namespace is removed afterwards, also when something fails.
+ */
+describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () => {
+  const nodes = [
+    { name: 'node-a', n: 1 },
+    { name: 'node-b', n: 2 },
+    { name: 'node-c', n: 3 },
+  ];
+  const namespaces: TestNamespace[] = [];
+  const nodeNs = new Map<string, TestNamespace>();
+  const podNs = new Map<string, TestNamespace>();
+  const servers: ChildProcess[] = [];
+  const executors = new Map<string, RunningService>();
+  let pipeline: Awaited<ReturnType<typeof testPipeline>>;
+  let ingester: RunningService;
+  let planner: RunningService;
+
+  const ns = (prefix: string) => {
+    const created = new TestNamespace(prefix);
+    namespaces.push(created);
+    return created;
+  };
+
+  beforeAll(async () => {
+    const sw = ns('sw');
+    sw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
+    sw.exec('ip', ['link', 'set', 'br0', 'up']);
+    for (const { name, n } of nodes) {
+      const node = ns(`n${n}`);
+      nodeNs.set(name, node);
+      const upName = `u${n}-${node.name.slice(-6)}`.slice(0, 15);
+      run('ip', [
+        'link',
+        'add',
+        'eth0',
+        'netns',
+        node.name,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        upName,
+        'netns',
+        sw.name,
+      ]);
+      sw.exec('ip', ['link', 'set', upName, 'master', 'br0', 'up']);
+      node.exec('ip', ['addr', 'add', `198.18.0.${10 + n}/24`, 'dev', 'eth0']);
+      node.exec('ip', ['link', 'set', 'eth0', 'up']);
+      node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      node.exec('ip', ['link', 'add', 'cni0', 'type', 'bridge']);
+      node.exec('ip', ['addr', 'add', `10.244.${n}.1/24`, 'dev', 'cni0']);
+      node.exec('ip', ['link', 'set', 'cni0', 'up']);
+      for (const k of [1, 2]) {
+        const pod = ns(`p${n}${k}`);
+        const podName = `pod-${n}${k}`;
+        podNs.set(podName, pod);
+        const host = `v${n}${k}-${pod.name.slice(-6)}`.slice(0, 15);
+        run('ip', [
+          'link',
+          'add',
+          'eth0',
+          'netns',
+          pod.name,
+          'type',
+          'veth',
+          'peer',
+          'name',
+          host,
+          'netns',
+          node.name,
+        ]);
+        node.exec('ip', ['link', 'set', host, 'master', 'cni0', 'up']);
+        pod.exec('ip', ['addr', 'add', `10.244.${n}.${10 + k}/24`, 'dev', 'eth0']);
+        pod.exec('ip', ['link', 'set', 'eth0', 'up']);
+        pod.exec('ip', ['route', 'add', 'default', 'via', `10.244.${n}.1`]);
+        const server = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            pod.name,
+            process.execPath,
+            '-e',
+            `require('http').createServer((q, s) => s.end('${podName}')).listen(8080, '0.0.0.0')`,
+          ],
+          {
+            stdio: 'ignore',
+          },
+        );
+        servers.push(server);
+      }
+    }
+
+    pipeline = await testPipeline();
+    const { apiserver, env } = pipeline;
+    for (const { name, n } of nodes)
+      apiserver.apply(rawNode(name, `198.18.0.${10 + n}`, `10.244.${n}.0/24`) as Record<string, unknown>);
+    apiserver.apply(
+      rawService('default', 'web', {
+        type: 'NodePort',
+        clusterIP: '10.96.0.10',
+        ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+      }) as Record<string, unknown>,
+    );
+    apiserver.apply(
+      rawSlice(
+        'default',
+        'web-1',
+        'web',
+        [{ name: 'http', port: 8080 }],
+        [
+          { ip: '10.244.1.11', node: 'node-a' },
+          { ip: '10.244.2.11', node: 'node-b' },
+        ],
+      ) as Record<string, unknown>,
+    );
+    ingester = await runService('ingester', 0, () => IngesterModule.forRoot(env), env);
+    planner = await runService('planner', 0, () => PlannerModule.forRoot(env), env);
+    const stateDir = mkdtempSync(join(tmpdir(), 'nl-executor-'));
+    for (const { name } of nodes) {
+      const executorEnv = {
+        ...env,
+        NODE_NAME: name,
+        NETNS: nodeNs.get(name)!.name,
+        STATE_FILE: join(stateDir, `${name}.json`),
+        DRIFT_INTERVAL_MS: '0',
+      };
+      executors.set(
+        name,
+        await runService('executor', 0, () => ExecutorModule.forRoot(executorEnv), executorEnv),
+      );
+    }
+    await converged();
+  });
+
+  afterAll(async () => {
+    for (const s of servers) s.kill('SIGKILL');
+    for (const e of executors.values()) await e.stop().catch(() => undefined);
+    await planner?.stop().catch(() => undefined);
+    await ingester?.stop().catch(() => undefined);
+    await pipeline?.close().catch(() => undefined);
+    for (const n of namespaces.reverse()) n.remove();
+  });
+
+  /** Every executor holds the revision the planner made last for its node. */
+  async function converged(): Promise<void> {
+    const plannerService = planner.app.get(PlannerService);
+    await eventually(
+      () => {
+        return [...executors].every(([name, e]) => {
+          const x = e.app.get(ExecutorService).nodeExecutor;
+          return (
+            x !== undefined && x.appliedRevision > 0 && x.appliedRevision === plannerService.revisionOf(name)
+          );
+        });
+      },
+      'every executor to apply its latest revision',
+      60_000,
+    );
+  }
+
+  const curl = (pod: string, url: string): string => {
+    try {
+      return podNs.get(pod)!.exec('curl', ['-s', '--max-time', '3', url]);
+    } catch {
+      return 'FAILED';
+    }
+  };
+
+  it('pod to pod across nodes, over VXLAN', () => {
+    expect(curl('pod-31', 'http://10.244.1.11:8080/')).toBe('pod-11');
+    expect(curl('pod-12', 'http://10.244.2.12:8080/')).toBe('pod-22');
+    // The traffic really crossed the overlay device.
+    expect(nodeNs.get('node-c')!.exec('ip', ['-json', 'route', 'show', '10.244.1.0/24'])).toContain(
+      'flannel.1',
+    );
+  });
+
+  it('a ClusterIP service, from a pod on a node without endpoints', () => {
+    const answers = new Set(Array.from({ length: 12 }, () => curl('pod-31', 'http://10.96.0.10/')));
+    expect([...answers].sort()).toEqual(['pod-11', 'pod-21']);
+  });
+
+  it("a NodePort, on a node's underlay address, from a pod on another node", () => {
+    const answers = new Set(Array.from({ length: 8 }, () => curl('pod-32', 'http://198.18.0.11:30080/')));
+    expect(answers.size).toBeGreaterThan(0);
+    for (const a of answers) expect(['pod-11', 'pod-21']).toContain(a);
+  });
+
+  it('after an endpoint is removed, no new connection reaches it', async () => {
+    pipeline.apiserver.apply(
+      rawSlice(
+        'default',
+        'web-1',
+        'web',
+        [{ name: 'http', port: 8080 }],
+        [{ ip: '10.244.1.11', node: 'node-a' }],
+      ) as Record<string, unknown>,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await converged();
+    const answers = Array.from({ length: 12 }, () => curl('pod-31', 'http://10.96.0.10/'));
+    expect(new Set(answers)).toEqual(new Set(['pod-11']));
+  });
+
+  it('after a node leaves, its routes, neighbours and FDB entries are gone everywhere', async () => {
+    pipeline.apiserver.delete('Node', undefined, 'node-c');
+    await new Promise((r) => setTimeout(r, 300));
+    const plannerService = planner.app.get(PlannerService);
+    await eventually(
+      () =>
+        ['node-a', 'node-b'].every(
+          (name) =>
+            executors.get(name)!.app.get(ExecutorService).nodeExecutor!.appliedRevision ===
+            plannerService.revisionOf(name),
+        ),
+      'the remaining executors to converge',
+      60_000,
+    );
+    for (const name of ['node-a', 'node-b']) {
+      const node = nodeNs.get(name)!;
+      expect(node.exec('ip', ['route', 'show', '10.244.3.0/24'])).toBe('');
+      expect(node.exec('ip', ['neigh', 'show', '10.244.3.0', 'dev', 'flannel.1'])).toBe('');
+      expect(node.exec('bridge', ['fdb', 'show', 'dev', 'flannel.1'])).not.toContain('198.18.0.13');
+    }
+    expect(curl('pod-11', 'http://10.244.2.11:8080/')).toBe('pod-21');
+  });
+});
