@@ -4,6 +4,7 @@
  */
 import { benchDiffs } from './bench/diffs';
 import { benchEventStore } from './bench/event-store';
+import { benchExecutor } from './bench/executor';
 import { benchPlannerCore } from './bench/planner-core';
 import { benchPlanner } from './bench/planner';
 
@@ -12,6 +13,7 @@ const sections: Record<string, () => Record<string, number> | Promise<Record<str
   diffs: benchDiffs,
   'event-store': benchEventStore,
   planner: benchPlanner,
+  executor: benchExecutor,
 };
 
 async function main(): Promise<void> {

@@ -8,10 +8,11 @@ import {
   parseIpRoutes,
   parseIptablesSave,
   parseVxlanDevice,
+  conntrackArgs,
   renderDiffOverlay,
   renderDiffRestore,
 } from '@netledger/planner-core';
-import { hostCommands, type CommandRunner } from './command-runner';
+import { CommandError, hostCommands, type CommandRunner } from './command-runner';
 import type { ApplyReport, DataplaneHost } from './host';
 
 export interface LinuxHostOptions {
@@ -46,10 +47,21 @@ export class LinuxHost implements DataplaneHost {
     if (ops.ipBefore.length) await this.run('ip', ['-batch', '-'], `${ops.ipBefore.join('\n')}\n`);
     if (ops.bridge.length) await this.run('bridge', ['-batch', '-'], `${ops.bridge.join('\n')}\n`);
     if (ops.ipAfter.length) await this.run('ip', ['-batch', '-'], `${ops.ipAfter.join('\n')}\n`);
+    // NOTE: after the rules: a flow deleted earlier could be re-created on the old rules.
+    const conntrack = (diff.conntrack ?? []).map(conntrackArgs);
+    for (const args of conntrack) {
+      try {
+        await this.run('conntrack', args);
+      } catch (error) {
+        // conntrack exits 1 when nothing matched: that is not a failure.
+        if (!(error instanceof CommandError) || !/0 flow entries have been deleted/.test(error.stderr))
+          throw error;
+      }
+    }
     return {
       iptablesMs: t1 - t0,
       overlayMs: performance.now() - t1,
-      operations: `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(ops)}`,
+      operations: `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(ops)}${conntrack.map((a) => `# conntrack ${a.join(' ')}\n`).join('')}`,
     };
   }
 

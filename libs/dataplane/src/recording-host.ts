@@ -1,6 +1,7 @@
 import { EMPTY_NODE_STATE, type NodeDiff, type NodeState } from '@netledger/model';
 import {
   applyNodeDiff,
+  conntrackArgs,
   formatOverlayOps,
   renderDiffOverlay,
   renderDiffRestore,
@@ -25,7 +26,10 @@ export class RecordingHost implements DataplaneHost {
       throw new Error('injected failure');
     }
     const restore = renderDiffRestore(diff);
-    const operations = `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}`;
+    const conntrack = (diff.conntrack ?? [])
+      .map((d) => `# conntrack ${conntrackArgs(d).join(' ')}\n`)
+      .join('');
+    const operations = `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}${conntrack}`;
     this.state = applyNodeDiff(this.state, diff);
     this.log.push(operations);
     this.onApply?.(operations);

@@ -30,3 +30,4 @@ export * from './parse/iptables-save';
 export * from './parse/canonical-rule';
 export * from './parse/host-json';
 export * from './revisions/revision-planner';
+export * from './render/conntrack';

@@ -3,6 +3,7 @@ import {
   DEFAULT_PROXY_CONFIG,
   nodeState,
   type ChainEntry,
+  type ConntrackDeletion,
   type FdbEntry,
   type HostFacts,
   type JumpEntry,
@@ -33,6 +34,8 @@ export interface ModelChanges {
   readonly nodes: ReadonlySet<string>;
   /** Everything may have changed (configuration, kube-proxy's large-cluster mode). */
   readonly all: boolean;
+  /** UDP flows every node must forget. */
+  readonly conntrack: readonly ConntrackDeletion[];
 }
 
 /**
@@ -77,7 +80,12 @@ export class NetworkPlanner {
   takeChanges(): ModelChanges {
     const k = this.kubeProxy.takeChanges();
     const o = this.overlay.takeChanges();
-    return { ports: k.ports, nodes: new Set([...k.nodes, ...o.peers]), all: k.all || o.all };
+    return {
+      ports: k.ports,
+      nodes: new Set([...k.nodes, ...o.peers]),
+      all: k.all || o.all,
+      conntrack: k.conntrack,
+    };
   }
 }
 

@@ -141,6 +141,19 @@ export interface EntryChanges<T> {
   readonly delete: readonly string[];
 }
 
+/**
+ * Connection-tracking entries to delete with a revision, as kube-proxy does for UDP: flows to a
+ * service whose endpoint went away (`replySrc`), and flows to a service that had no endpoints and
+ * now has some (they were black-holed). Matches `conntrack -D -p udp --orig-dst <ip>
+ * [--orig-port-dst <port>] [--reply-src <ip>]`; `origDst` absent means any destination (NodePorts).
+ */
+export interface ConntrackDeletion {
+  readonly protocol: 'udp';
+  readonly origDst?: string;
+  readonly origPortDst?: number;
+  readonly replySrc?: string;
+}
+
 export interface NodeDiff {
   readonly chains: readonly ChainChange[];
   readonly jumps: EntryChanges<JumpEntry>;
@@ -148,6 +161,8 @@ export interface NodeDiff {
   readonly routes: EntryChanges<RouteEntry>;
   readonly neighbours: EntryChanges<NeighbourEntry>;
   readonly fdb: EntryChanges<FdbEntry>;
+  /** Run after the rules are in place; not part of the state. */
+  readonly conntrack?: readonly ConntrackDeletion[];
 }
 
 const none = { upsert: [], delete: [] } as const;
@@ -163,6 +178,7 @@ export const EMPTY_NODE_DIFF: NodeDiff = {
 /** True when the diff changes nothing. */
 export function isEmptyDiff(d: NodeDiff): boolean {
   return (
+    (d.conntrack ?? []).length === 0 &&
     d.chains.length === 0 &&
     [d.jumps, d.devices, d.routes, d.neighbours, d.fdb].every(
       (c) => c.upsert.length === 0 && c.delete.length === 0,

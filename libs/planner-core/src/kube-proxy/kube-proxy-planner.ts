@@ -6,6 +6,7 @@ import {
   type HostFacts,
   type KubeObject,
   type Node,
+  type ConntrackDeletion,
   type ProxyConfig,
   type Service,
 } from '@netledger/model';
@@ -53,6 +54,8 @@ export interface PlannerChanges {
   readonly nodes: ReadonlySet<string>;
   /** Every node's state may have changed (proxy config, large-cluster mode). */
   readonly all: boolean;
+  /** UDP flows every node must forget (see ConntrackDeletion). */
+  readonly conntrack: readonly ConntrackDeletion[];
 }
 
 const NO_NODES: ReadonlySet<string> = new Set();
@@ -87,6 +90,7 @@ export class KubeProxyPlanner {
   private readonly nodePlans = new Map<string, { plan: NodeProxyPlan; seen: number }>();
 
   private changedPorts = new Set<string>();
+  private conntrack: ConntrackDeletion[] = [];
   private changedNodes = new Set<string>();
   private changedAll = false;
 
@@ -182,7 +186,13 @@ export class KubeProxyPlanner {
 
   /** Returns and forgets what changed since the last call. */
   takeChanges(): PlannerChanges {
-    const changes = { ports: this.changedPorts, nodes: this.changedNodes, all: this.changedAll };
+    const changes = {
+      ports: this.changedPorts,
+      nodes: this.changedNodes,
+      all: this.changedAll,
+      conntrack: this.conntrack,
+    };
+    this.conntrack = [];
     this.changedPorts = new Set();
     this.changedNodes = new Set();
     this.changedAll = false;
@@ -269,6 +279,7 @@ export class KubeProxyPlanner {
   /** Recomputes the ports of one Service from its object and slices; marks what changed. */
   private rebuildService(serviceKey: string): void {
     const before = this.portsByService.get(serviceKey) ?? [];
+    const previous = new Map(before.map((name) => [name, this.ports.get(name)!]));
     for (const portName of before) this.dropPort(portName);
     this.portsByService.delete(serviceKey);
     const service = this.services.get(serviceKey);
@@ -284,6 +295,8 @@ export class KubeProxyPlanner {
       this.portsByService.set(serviceKey, names);
     }
     const after = this.portsByService.get(serviceKey) ?? [];
+    for (const name of after)
+      this.conntrack.push(...conntrackCleanup(previous.get(name), this.ports.get(name)!));
     if (after.length !== before.length || after.some((name, i) => name !== before[i])) this.order = undefined;
     this.updateLargeClusterMode();
   }
@@ -431,4 +444,33 @@ export class KubeProxyPlanner {
     }
     return fragment;
   }
+}
+
+/** The service's addresses that flows to it were sent to: cluster IP, external IPs, LB VIPs. */
+function serviceAddresses(sp: ServicePortInfo): string[] {
+  return [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerVIPs];
+}
+
+/**
+ * kube-proxy's UDP conntrack cleanup for one service port: flows to endpoints that stopped
+ * serving, and flows to the service when it goes from no serving endpoint to some (until then
+ * they were rejected, and conntrack would keep sending new packets of them nowhere).
+ */
+function conntrackCleanup(before: PortState | undefined, after: PortState): ConntrackDeletion[] {
+  const sp = after.sp;
+  if (sp.protocol !== 'UDP') return [];
+  const serving = (s: PortState | undefined) =>
+    new Set((s?.endpoints ?? []).filter((e) => e.serving).map((e) => e.ip));
+  const was = serving(before);
+  const is = serving(after);
+  const out: ConntrackDeletion[] = [];
+  if (was.size === 0 && is.size > 0) {
+    for (const ip of serviceAddresses(sp)) out.push({ protocol: 'udp', origDst: ip, origPortDst: sp.port });
+    if (sp.nodePort) out.push({ protocol: 'udp', origPortDst: sp.nodePort });
+  }
+  for (const gone of [...was].filter((ip) => !is.has(ip)).sort()) {
+    for (const ip of serviceAddresses(sp)) out.push({ protocol: 'udp', origDst: ip, replySrc: gone });
+    if (sp.nodePort) out.push({ protocol: 'udp', origPortDst: sp.nodePort, replySrc: gone });
+  }
+  return out;
 }

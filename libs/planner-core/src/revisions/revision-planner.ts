@@ -5,6 +5,7 @@ import {
   KUBE_OBJECT_DELETED,
   type KubeObject,
   type KubeObjectApplied,
+  type ConntrackDeletion,
   type KubeObjectDeleted,
   type NodeDiff,
   type NodeState,
@@ -104,7 +105,13 @@ export class RevisionPlanner {
     this.causes = [];
     // Changes no event caused (configuration, host facts) count too.
     const changes = merge([...causes.map((c) => c.changes), this.model.takeChanges()]);
-    if (!changes.all && changes.ports.size === 0 && changes.nodes.size === 0) return [];
+    if (
+      !changes.all &&
+      changes.ports.size === 0 &&
+      changes.nodes.size === 0 &&
+      changes.conntrack.length === 0
+    )
+      return [];
     const revisions: NodeRevision[] = [];
     const present = new Set(this.model.nodeNames());
     const stats = this.model.kubeProxy.stats();
@@ -120,6 +127,8 @@ export class RevisionPlanner {
       else if (next) diff = diffNodeStates(EMPTY_NODE_STATE, nodeStateOf(next));
       else if (track.plan) diff = diffNodeStates(nodeStateOf(track.plan), EMPTY_NODE_STATE);
       else continue;
+      // kube-proxy cleans conntrack on every node, whether its rules changed or not.
+      if (next && changes.conntrack.length > 0) diff = { ...diff, conntrack: changes.conntrack };
       if (next) this.nodes.set(node, { plan: next, revision: track.revision });
       else this.nodes.delete(node);
       if (isEmptyDiff(diff)) continue;
@@ -149,12 +158,14 @@ function merge(all: readonly ModelChanges[]): ModelChanges {
   const ports = new Set<string>();
   const nodes = new Set<string>();
   let everything = false;
+  const conntrack: ConntrackDeletion[] = [];
   for (const c of all) {
     for (const p of c.ports) ports.add(p);
     for (const n of c.nodes) nodes.add(n);
     everything ||= c.all;
+    conntrack.push(...c.conntrack);
   }
-  return { ports, nodes, all: everything };
+  return { ports, nodes, all: everything, conntrack };
 }
 
 const fragmentOf = (plan: NodePlan | undefined, port: string) =>

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { EMPTY_NODE_DIFF, EMPTY_NODE_STATE } from '@netledger/model';
+import { CommandError, type CommandRunner } from './command-runner';
+import { LinuxHost } from './linux-host';
+
+describe('LinuxHost', () => {
+  it('runs iptables-restore, then the batches, then conntrack deletions, with argument arrays', async () => {
+    const calls: string[] = [];
+    const run: CommandRunner = async (program, args, input) => {
+      calls.push(`${program} ${args.join(' ')}${input ? ` <<${input.split('\n')[0]}` : ''}`);
+      if (program === 'conntrack' && args.includes('10.244.1.5'))
+        throw new CommandError(
+          'conntrack',
+          'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.',
+          1,
+        );
+      return '';
+    };
+    const host = new LinuxHost({ device: () => 'flannel.1', ownsRoute: () => false, run });
+    const report = await host.apply(
+      {
+        ...EMPTY_NODE_DIFF,
+        chains: [{ op: 'set', table: 'nat', chain: 'KUBE-SVC-X', rules: ['-j KUBE-SEP-Y'] }],
+        routes: {
+          upsert: [{ dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'flannel.1', onlink: true }],
+          delete: [],
+        },
+        conntrack: [
+          { protocol: 'udp', origDst: '10.96.0.53', replySrc: '10.244.1.5' },
+          { protocol: 'udp', origPortDst: 30053 },
+        ],
+      },
+      EMPTY_NODE_STATE,
+    );
+    expect(calls).toEqual([
+      'iptables-restore --noflush --wait <<*nat',
+      'ip -batch - <<route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
+      'conntrack -D -p udp --orig-dst 10.96.0.53 --reply-src 10.244.1.5',
+      'conntrack -D -p udp --orig-port-dst 30053',
+    ]);
+    expect(report.operations).toContain('# conntrack -D -p udp --orig-port-dst 30053\n');
+  });
+
+  it('a real conntrack failure is an error', async () => {
+    const run: CommandRunner = async (program) => {
+      if (program === 'conntrack') throw new CommandError('conntrack', 'Operation not permitted', 1);
+      return '';
+    };
+    const host = new LinuxHost({ device: () => 'flannel.1', ownsRoute: () => false, run });
+    await expect(
+      host.apply({ ...EMPTY_NODE_DIFF, conntrack: [{ protocol: 'udp', origPortDst: 1 }] }, EMPTY_NODE_STATE),
+    ).rejects.toThrow(/Operation not permitted/);
+  });
+});
