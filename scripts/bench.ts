@@ -2,6 +2,7 @@
  * `npm run bench`: Netledger's figures as one JSON object; each key names the figure and its unit.
  * Sections run in order; `npm run bench -- planner-core` runs one.
  */
+import { benchApi } from './bench/api';
 import { benchDiffs } from './bench/diffs';
 import { benchEventStore } from './bench/event-store';
 import { benchExecutor } from './bench/executor';
@@ -14,6 +15,7 @@ const sections: Record<string, () => Record<string, number> | Promise<Record<str
   'event-store': benchEventStore,
   planner: benchPlanner,
   executor: benchExecutor,
+  api: benchApi,
 };
 
 async function main(): Promise<void> {

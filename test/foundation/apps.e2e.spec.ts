@@ -53,6 +53,7 @@ describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
         KUBECONFIG: kubeconfig,
         NETLEDGER_TOPIC_PREFIX: prefix,
         NODE_NAME: 'node-apps',
+        API_TOKENS: 'apps-test-token-0123456789:reader',
         EXECUTOR_BACKEND: 'recording',
         STATE_FILE: `${tmpdir()}/nl-apps-${prefix}.json`,
         HTTP_PORT: String(port),

@@ -19,6 +19,9 @@ import { FakeApiServer } from './fake-apiserver';
 import { createTestDatabase, testKafka, uniqueSuffix } from './services';
 import { type TopicReader } from './kafka-reader';
 
+export const READER_TOKEN = 'reader-token-0123456789abcdef';
+export const ADMIN_TOKEN = 'admin-token-0123456789abcdef0';
+
 /**
  * The pieces a cross-service test needs: a database of its own, topics of its own (a prefix), an
  * apiserver stand-in with a kubeconfig for it, and the environment the apps read.
@@ -40,6 +43,8 @@ export async function testPipeline() {
     PLANNER_GROUP: `planner-${prefix}`,
     // A killed planner leaves its consumer group quickly, so restarts are not held up.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
+    API_TOKENS: `${READER_TOKEN}:reader,${ADMIN_TOKEN}:admin`,
+    API_STATUS_GROUP: `api-${prefix}`,
     HTTP_PORT: '0',
     LOG_FORMAT: 'text',
   };

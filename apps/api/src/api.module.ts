@@ -1,7 +1,34 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { PostgresModule, KafkaModule } from '@netledger/service';
+import { EventStoreModule, KafkaModule, PostgresModule } from '@netledger/service';
+import { API_MIGRATIONS } from './api.migrations';
+import { API_SETTINGS, readApiSettings } from './api-settings';
+import { AuditController } from './http/audit.controller';
+import { AuditQueries } from './http/audit-queries';
+import { BearerAuthGuard } from './http/auth.guard';
+import { NodeQueries } from './http/node-queries';
+import { NodesController } from './http/nodes.controller';
+import { OpenApiController } from './http/openapi.controller';
+import { ExecutorStatusService } from './projections/executor-status.service';
+import { ProjectorService } from './projections/projector.service';
 
 /** The read side: node state now and at any revision, diffs, executor status, audit. */
-@Module({ imports: [CqrsModule.forRoot(), PostgresModule, KafkaModule] })
-export class ApiModule {}
+@Module({})
+export class ApiModule {
+  static forRoot(env: Readonly<Record<string, string | undefined>> = process.env): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [CqrsModule.forRoot(), PostgresModule, KafkaModule, EventStoreModule.forRoot(API_MIGRATIONS)],
+      controllers: [NodesController, AuditController, OpenApiController],
+      providers: [
+        { provide: API_SETTINGS, useValue: readApiSettings(env) },
+        BearerAuthGuard,
+        NodeQueries,
+        AuditQueries,
+        ProjectorService,
+        ExecutorStatusService,
+      ],
+      exports: [ProjectorService],
+    };
+  }
+}

@@ -1,7 +1,7 @@
 import { runService } from '@netledger/service';
 import { ApiModule } from './api.module';
 
-runService('api', 8080, () => ApiModule).catch((error: unknown) => {
+runService('api', 8080, () => ApiModule.forRoot()).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -1,11 +1,26 @@
 import { parseArgs } from 'node:util';
 import { isNetledgerError } from '@netledger/model';
+import {
+  apiTarget,
+  auditCommand,
+  diffApiCommand,
+  explainCommand,
+  nodesCommand,
+  stateCommand,
+} from './api-commands';
 import { diffCommand } from './diff-command';
 import { planCommand } from './plan-command';
 
 const USAGE = `usage:
   netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--output iptables|iproute2|json]
   netledger diff --from FILE --to FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE]
+
+  Questions to the API (--api URL, --token T; or NETLEDGER_API, NETLEDGER_TOKEN):
+  netledger nodes
+  netledger state NODE [--revision N | --at TIME] [--format iptables|iproute2|json]
+  netledger diff NODE --from-revision N --to-revision M [--format host|json]
+  netledger explain NODE (--table T --chain C [--rule R] | --route DST | --neighbour IP | --fdb MAC)
+  netledger audit [--node N] [--kind K] [--namespace NS] [--name NAME] [--type T] [--from TIME] [--to TIME] [--limit N] [--cursor C]
 
   --cluster, --from, --to   Nodes, Services and EndpointSlices: a Kubernetes List or several YAML/JSON documents
   --node           the node to plan for
@@ -27,6 +42,79 @@ function planningFiles(values: { 'proxy-config'?: string; 'net-conf'?: string; h
     ...(values['net-conf'] ? { netConf: values['net-conf'] } : {}),
     ...(values.host ? { host: values.host } : {}),
   };
+}
+
+const API_OPTIONS = { api: { type: 'string' }, token: { type: 'string' } } as const;
+
+/** The commands that ask the API (asynchronous); undefined when `argv` is not one of them. */
+export function runApi(argv: string[]): Promise<string> | undefined {
+  const [command, ...rest] = argv;
+  const opts = (extra: Record<string, { type: 'string' }>) => {
+    const parsed = parseArgs({
+      args: rest,
+      options: { ...API_OPTIONS, ...extra },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: parsed.values as Record<string, string | undefined>, positionals: parsed.positionals };
+  };
+  switch (command) {
+    case 'nodes': {
+      const { values } = opts({});
+      return nodesCommand(apiTarget(values));
+    }
+    case 'state': {
+      const { values, positionals } = opts({
+        revision: { type: 'string' },
+        at: { type: 'string' },
+        format: { type: 'string' },
+      });
+      if (positionals.length !== 1) throw new UsageError('state needs one NODE');
+      return stateCommand(apiTarget(values), positionals[0]!, values);
+    }
+    case 'explain': {
+      const { values, positionals } = opts({
+        table: { type: 'string' },
+        chain: { type: 'string' },
+        rule: { type: 'string' },
+        route: { type: 'string' },
+        neighbour: { type: 'string' },
+        fdb: { type: 'string' },
+      });
+      if (positionals.length !== 1) throw new UsageError('explain needs one NODE');
+      const { api: _a, token: _t, ...selector } = values;
+      return explainCommand(apiTarget(values), positionals[0]!, selector);
+    }
+    case 'audit': {
+      const { values } = opts(
+        Object.fromEntries(
+          ['node', 'kind', 'namespace', 'name', 'type', 'from', 'to', 'limit', 'cursor'].map((k) => [
+            k,
+            { type: 'string' as const },
+          ]),
+        ),
+      );
+      const { api: _a, token: _t, ...filter } = values;
+      return auditCommand(apiTarget(values), filter);
+    }
+    case 'diff': {
+      if (rest[0]?.startsWith('--')) return undefined; // the file-based diff
+      const { values, positionals } = opts({
+        'from-revision': { type: 'string' },
+        'to-revision': { type: 'string' },
+        format: { type: 'string' },
+      });
+      if (positionals.length !== 1 || !values['from-revision'] || !values['to-revision'])
+        throw new UsageError('diff NODE needs --from-revision and --to-revision');
+      return diffApiCommand(apiTarget(values), positionals[0]!, {
+        from: values['from-revision'],
+        to: values['to-revision'],
+        ...(values.format ? { format: values.format } : {}),
+      });
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Runs one command; returns the exit status. Output goes to stdout, errors to stderr. */

@@ -26,7 +26,7 @@ export const PLANNER_MIGRATIONS: readonly Migration[] = [
     version: 202,
     name: 'content-addressed node diffs',
     sql: `
-      CREATE TABLE node_diff_bodies (
+      CREATE TABLE IF NOT EXISTS node_diff_bodies (
         digest      text PRIMARY KEY,
         body        jsonb NOT NULL,
         created_at  timestamptz NOT NULL DEFAULT now()

@@ -93,6 +93,13 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
     // Appends pay for every index on events; queries by type or time go to the API's audit index.
     sql: `DROP INDEX IF EXISTS events_type_position; DROP INDEX IF EXISTS events_recorded_at;`,
   },
+  {
+    version: 6,
+    name: 'content-addressed node diffs',
+    // Written by the planner, read by the API: NodeStateChanged events name their diff by digest.
+    sql: `CREATE TABLE IF NOT EXISTS node_diff_bodies (
+      digest text PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
+  },
 ];
 
 /** Advisory lock key that serialises migration runs across processes. */

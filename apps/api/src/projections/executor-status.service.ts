@@ -1,0 +1,70 @@
+import {
+  ConsoleLogger,
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { ensureTopics, topicNames } from '@netledger/messaging';
+import { isDns1123Subdomain } from '@netledger/model';
+import { KafkaConnection, Postgres } from '@netledger/service';
+import type { Consumer } from 'kafkajs';
+import { API_SETTINGS, type ApiSettings } from '../api-settings';
+
+/** Keeps api_executor_status up to date from netledger.node-status (compacted: the latest per node). */
+@Injectable()
+export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new ConsoleLogger('executor-status');
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly kafka: KafkaConnection,
+    private readonly postgres: Postgres,
+    @Inject(API_SETTINGS) private readonly settings: ApiSettings,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const topic = topicNames(this.settings.topicPrefix).nodeStatus;
+    const admin = this.kafka.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [{ name: topic, partitions: 6, config: { 'cleanup.policy': 'compact' } }]);
+    } finally {
+      await admin.disconnect();
+    }
+    this.consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ message }) => {
+        const node = message.key?.toString() ?? '';
+        let status: Record<string, unknown>;
+        try {
+          status = JSON.parse(message.value?.toString() ?? 'null') as Record<string, unknown>;
+        } catch {
+          status = {};
+        }
+        // Only what an executor of a real node could have sent: anything else is dropped here.
+        if (
+          !isDns1123Subdomain(node) ||
+          status?.node !== node ||
+          typeof status.appliedRevision !== 'number'
+        ) {
+          this.logger.warn(
+            `skipping a node-status message that is not a valid status (key ${JSON.stringify(node.slice(0, 80))})`,
+          );
+          return;
+        }
+        await this.postgres.pool.query(
+          `INSERT INTO api_executor_status (node, status, updated_at) VALUES ($1, $2, now())
+           ON CONFLICT (node) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
+          [node, JSON.stringify(status)],
+        );
+      },
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
