@@ -1,20 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, nodeState, type NodeState } from '@netledger/model';
-import {
-  canonicalRule,
-  diffNodeStates,
-  isNetledgerChain,
-  NetworkPlanner,
-  nodeStateOf,
-  ownedIptables,
-  parseBridgeFdb,
-  parseIpNeighbours,
-  parseIpRoutes,
-  parseIptablesSave,
-  parseVxlanDevice,
-  renderDiffOverlay,
-  renderDiffRestore,
-} from '@netledger/planner-core';
+import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, type NodeState } from '@netledger/model';
+import { diffNodeStates, NetworkPlanner, nodeStateOf } from '@netledger/planner-core';
+import { asHostPrints, LinuxHost } from '@netledger/dataplane';
 import { canUseNetns, TestNamespace } from '../support/netns';
 import { node, service, slice } from '../support/kube';
 
@@ -29,6 +16,11 @@ describe.skipIf(!canUseNetns)('rendered state on a real host (network namespace)
 
   beforeAll(() => {
     ns = new TestNamespace('rt');
+    host = new LinuxHost({
+      netns: ns.name,
+      device: () => 'flannel.1',
+      ownsRoute: (r) => r.dst.startsWith('10.244.'),
+    });
     ns.exec('ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
     ns.exec('ip', ['addr', 'add', '198.18.0.11/24', 'dev', 'u0']);
     ns.exec('ip', ['link', 'set', 'u0', 'up']);
@@ -92,58 +84,12 @@ describe.skipIf(!canUseNetns)('rendered state on a real host (network namespace)
   });
   afterAll(() => ns?.remove());
 
-  function apply(from: NodeState, to: NodeState): void {
-    const diff = diffNodeStates(from, to);
-    const restore = renderDiffRestore(diff);
-    if (restore) ns.exec('iptables-restore', ['--noflush'], restore);
-    const ops = renderDiffOverlay(from, diff);
-    if (ops.ipBefore.length) ns.exec('ip', ['-batch', '-'], ops.ipBefore.join('\n') + '\n');
-    if (ops.bridge.length) ns.exec('bridge', ['-batch', '-'], ops.bridge.join('\n') + '\n');
-    if (ops.ipAfter.length) ns.exec('ip', ['-batch', '-'], ops.ipAfter.join('\n') + '\n');
-  }
-
-  function readHost(): NodeState {
-    const owned = ownedIptables(parseIptablesSave(ns.exec('iptables-save', [])), isNetledgerChain);
-    const dev = 'flannel.1';
-    const hasDevice = ns.exec('ip', ['-json', 'link', 'show']).includes(`"${dev}"`);
-    return nodeState({
-      chains: owned.chains,
-      jumps: owned.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
-      devices: hasDevice
-        ? [
-            parseVxlanDevice(
-              JSON.parse(ns.exec('ip', ['-json', '-d', 'link', 'show', dev])),
-              JSON.parse(ns.exec('ip', ['-json', 'addr', 'show', 'dev', dev])),
-            )!,
-          ]
-        : [],
-      routes: parseIpRoutes(JSON.parse(ns.exec('ip', ['-json', 'route', 'show']))).filter((r) =>
-        r.dst.startsWith('10.244.'),
-      ),
-      neighbours: hasDevice
-        ? parseIpNeighbours(JSON.parse(ns.exec('ip', ['-json', 'neigh', 'show', 'dev', dev])), dev)
-        : [],
-      fdb: hasDevice
-        ? parseBridgeFdb(JSON.parse(ns.exec('bridge', ['-json', 'fdb', 'show', 'dev', dev])), dev)
-        : [],
-    });
-  }
-
-  /** The desired state as the host prints it back: canonical rules, jumps without their position. */
-  function asPrinted(state: NodeState): NodeState {
-    return nodeState({
-      chains: [...state.chains.values()].map((c) => ({ ...c, rules: c.rules.map(canonicalRule) })),
-      jumps: [...state.jumps.values()].map((j) => ({
-        ...j,
-        rule: canonicalRule(j.rule),
-        position: 'prepend' as const,
-      })),
-      devices: state.devices.values(),
-      routes: state.routes.values(),
-      neighbours: state.neighbours.values(),
-      fdb: state.fdb.values(),
-    });
-  }
+  let host: LinuxHost;
+  // The library's own host: the test checks what LinuxHost writes and reads back.
+  const apply = async (from: NodeState, to: NodeState) => {
+    await host.apply(diffNodeStates(from, to), from);
+  };
+  const readHost = () => host.read();
 
   const sorted = (s: NodeState) => ({
     chains: Object.fromEntries([...s.chains].sort()),
@@ -156,14 +102,14 @@ describe.skipIf(!canUseNetns)('rendered state on a real host (network namespace)
 
   let applied: NodeState = EMPTY_NODE_STATE;
 
-  it('a full state applies, and reads back equal to the desired state', () => {
+  it('a full state applies, and reads back equal to the desired state', async () => {
     const desired = nodeStateOf(planner.planNode('node-a'));
-    apply(applied, desired);
+    await apply(applied, desired);
     applied = desired;
-    expect(sorted(readHost())).toEqual(sorted(asPrinted(desired)));
+    expect(sorted(await readHost())).toEqual(sorted(asHostPrints(desired)));
   });
 
-  it('a diff (endpoint removed, a service gone, a node gone) applies to exactly the new state', () => {
+  it('a diff (endpoint removed, a service gone, a node gone) applies to exactly the new state', async () => {
     planner.upsert(
       slice(
         'default',
@@ -179,10 +125,10 @@ describe.skipIf(!canUseNetns)('rendered state on a real host (network namespace)
     planner.remove('Service', 'default', 'empty');
     planner.remove('Node', '', 'node-b');
     const desired = nodeStateOf(planner.planNode('node-a'));
-    apply(applied, desired);
+    await apply(applied, desired);
     applied = desired;
-    const host = readHost();
-    expect(sorted(host)).toEqual(sorted(asPrinted(desired)));
-    expect(host.routes.has('10.244.2.0/24')).toBe(false);
+    const actual = await readHost();
+    expect(sorted(actual)).toEqual(sorted(asHostPrints(desired)));
+    expect(actual.routes.has('10.244.2.0/24')).toBe(false);
   });
 });

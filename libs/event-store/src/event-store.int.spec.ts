@@ -184,6 +184,25 @@ describe('PgEventStore', () => {
     expect(await store.streamVersion(b)).toBe(1);
   });
 
+  it('reads the event at a given version of each stream, in position order', async () => {
+    const a = `at/${randomUUID()}`;
+    const b = `at/${randomUUID()}`;
+    await store.append(a, 'no_stream', [event('A1'), event('A2'), event('A3')]);
+    await store.append(b, 'no_stream', [event('B1')]);
+    const read = await store.readAtVersions(
+      new Map([
+        [b, 1],
+        [a, 2],
+        [`at/${randomUUID()}`, 1],
+      ]),
+    );
+    expect(read.map((e) => [e.streamId, e.streamVersion, e.type])).toEqual([
+      [a, 2, 'A2'],
+      [b, 1, 'B1'],
+    ]);
+    expect(await store.readAtVersions(new Map())).toEqual([]);
+  });
+
   it('keeps snapshots and checkpoints', async () => {
     expect(await store.loadSnapshot('model')).toBeUndefined();
     await store.saveSnapshot('model', 42, 1, { nodes: ['a'] });

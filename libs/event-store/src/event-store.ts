@@ -257,6 +257,20 @@ export class PgEventStore {
     return rows.map((r) => this.toEvent(r));
   }
 
+  /** The event at the given version of each stream (a model snapshot by reference), in position order. */
+  async readAtVersions(versions: ReadonlyMap<string, number>): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS.split(', ')
+        .map((c) => `e.${c}`)
+        .join(', ')}
+       FROM events e JOIN unnest($1::text[], $2::bigint[]) AS v(stream_id, version)
+         ON e.stream_id = v.stream_id AND e.stream_version = v.version
+       ORDER BY e.position`,
+      [[...versions.keys()], [...versions.values()]],
+    );
+    return rows.map((r) => this.toEvent(r));
+  }
+
   /** The stream's current version (0 when it has no events). */
   async streamVersion(streamId: string): Promise<number> {
     const { rows } = await this.pool.query<{ version: string }>(

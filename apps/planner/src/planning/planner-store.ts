@@ -2,13 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PgEventStore, type OutboxMessage, newEventId } from '@netledger/event-store';
 import { diffBodyKey, diffDigest, encodeDiffBody, partitionForKey, topicNames } from '@netledger/messaging';
 import {
-  CLUSTER_EVENT_UPCASTERS,
-  CLUSTER_EVENT_VERSIONS,
   encodeNodeState,
   NODE_EVENT_VERSIONS,
   NODE_STATE_CHANGED,
   nodeStreamId,
-  upcast,
   type NodeSnapshot,
   type NodeStateChanged,
   type OverlayConfig,
@@ -44,42 +41,12 @@ export class PlannerStore {
 
   async load(): Promise<PlannerRestore> {
     const pool = this.store.pool;
-    // The model snapshot by reference: for every stream folded in, the event at the folded version.
-    const { rows } = await pool.query<{
-      position: string;
-      event_id: string;
-      stream_id: string;
-      stream_version: string;
-      type: string;
-      schema_version: number;
-      data: unknown;
-      metadata: Record<string, unknown>;
-      recorded_at: Date;
-    }>(
-      `SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
-       FROM planner_streams p JOIN events e ON e.stream_id = p.stream_id AND e.stream_version = p.version
-       ORDER BY e.position`,
-    );
-    const objects = rows.map((r) =>
-      upcast(
-        {
-          position: Number(r.position),
-          eventId: r.event_id,
-          streamId: r.stream_id,
-          streamVersion: Number(r.stream_version),
-          type: r.type,
-          schemaVersion: r.schema_version,
-          data: r.data,
-          metadata: r.metadata,
-          recordedAt: r.recorded_at,
-        },
-        CLUSTER_EVENT_UPCASTERS,
-        CLUSTER_EVENT_VERSIONS,
-      ),
-    );
     const streams = await pool.query<{ stream_id: string; version: string }>(
       'SELECT stream_id, version FROM planner_streams',
     );
+    const streamVersions = new Map(streams.rows.map((r) => [r.stream_id, Number(r.version)]));
+    // The model snapshot by reference: for every stream folded in, the event at the folded version.
+    const objects = await this.store.readAtVersions(streamVersions);
     const nodes = await pool.query<{ stream_id: string; version: string }>(
       "SELECT stream_id, version FROM streams WHERE stream_id LIKE 'node/%'",
     );
@@ -88,7 +55,7 @@ export class PlannerStore {
     );
     return {
       objects,
-      streamVersions: new Map(streams.rows.map((r) => [r.stream_id, Number(r.version)])),
+      streamVersions,
       nodeRevisions: new Map(nodes.rows.map((r) => [r.stream_id.slice('node/'.length), Number(r.version)])),
       config: config.rows[0],
     };
