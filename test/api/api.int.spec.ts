@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeNodeState } from '@netledger/model';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
 import { ApiModule } from '../../apps/api/src/api.module';
 import { ProjectorService } from '../../apps/api/src/projections/projector.service';
 import { runApi } from '../../apps/cli/src/main';
+import { ApiStateSource } from '../../apps/executor/src/execution/api-state-source';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
 import { eventually } from '../support/kafka-reader';
 import { ADMIN_TOKEN, READER_TOKEN, testPipeline } from '../support/pipeline';
@@ -168,6 +170,18 @@ describe('api: the network state, now and then, and why', () => {
     expect((await get('/v1/nodes/node-a/state?format=iproute2')).body).toContain(
       'route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
     );
+  });
+
+  it('gives an executor the state to resync from, and a clear error when it cannot', async () => {
+    const served = (await get('/v1/nodes/node-a/state')).body as unknown as {
+      revision: number;
+      state: unknown;
+    };
+    const snapshot = await new ApiStateSource(base, READER_TOKEN, 'node-a').latest();
+    expect(snapshot).toEqual({ node: 'node-a', revision: served.revision, state: served.state });
+    expect(decodeNodeState(snapshot!.state).chains.size).toBeGreaterThan(0);
+    expect(await new ApiStateSource(base, READER_TOKEN, 'node-z').latest()).toBeUndefined();
+    await expect(new ApiStateSource(base, 'not-a-token', 'node-a').latest()).rejects.toThrow(/answered 401/);
   });
 
   it('travels in time: the state at a revision, and as it stood at a time, equal what was current then', async () => {

@@ -12,6 +12,8 @@ export interface ExecutorSettings {
   readonly driftIntervalMs: number;
   readonly topicPrefix: string;
   readonly sessionTimeoutMs: number;
+  /** The Netledger API, the resync source for states too large for node-snapshots (optional). */
+  readonly api: { readonly url: string; readonly token: string | undefined } | undefined;
 }
 
 const schema = z.object({
@@ -29,6 +31,8 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9._-]{1,100}$/)
     .default('netledger'),
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+  NETLEDGER_API: z.url({ protocol: /^https?$/, error: 'NETLEDGER_API must be an http(s) URL' }).optional(),
+  NETLEDGER_TOKEN: z.string().optional(),
 });
 
 export function readExecutorSettings(
@@ -49,6 +53,7 @@ export function readExecutorSettings(
     driftIntervalMs: e.DRIFT_INTERVAL_MS,
     topicPrefix: e.NETLEDGER_TOPIC_PREFIX,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    api: e.NETLEDGER_API ? { url: e.NETLEDGER_API, token: e.NETLEDGER_TOKEN || undefined } : undefined,
   };
 }
 

@@ -13,6 +13,7 @@ import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
 import { EXECUTOR_SETTINGS, type ExecutorSettings } from '../executor-settings';
+import { ApiStateSource, newerSnapshot } from './api-state-source';
 import { NodeExecutor, type ExecutorStatus } from './node-executor';
 import { NodeFeed } from './node-feed';
 
@@ -110,10 +111,19 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     await this.producer.connect();
     this.feed = new NodeFeed(this.kafka.kafka, node, topics, this.settings.sessionTimeoutMs);
     const feed = this.feed;
+    const api = this.settings.api && new ApiStateSource(this.settings.api.url, this.settings.api.token, node);
     const executor = new NodeExecutor({
       node,
       host: this.host,
-      loadSnapshot: () => feed.latestSnapshot(),
+      loadSnapshot: async () => {
+        const fromApi = api?.latest().catch((error: unknown) => {
+          this.logger.warn(
+            `the API gave no state: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          return undefined;
+        });
+        return newerSnapshot(await feed.latestSnapshot(), await fromApi);
+      },
       saveRevision: (revision) => this.saveRevision(revision),
       report: (status) => this.report(status, topics.nodeStatus),
       log: (level, message) => (level === 'warn' ? this.logger.warn(message) : this.logger.log(message)),
