@@ -61,6 +61,33 @@ describe('Kafka (KafkaJS 2.2.4) against the real broker', () => {
     expect(meta.topics[0]!.partitions).toHaveLength(6);
   });
 
+  it('returns only once every partition of a new topic has a leader, so a producer can send at once', async () => {
+    // Kafka 4 can answer UNKNOWN_TOPIC_OR_PARTITION for a moment after creating a topic (seen
+    // most just after the broker starts, which `scripts/demo` exercises).
+    const fresh = testKafka();
+    const freshAdmin = fresh.admin();
+    await freshAdmin.connect();
+    const producer = fresh.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      const specs = Array.from({ length: 8 }, (_, i) => ({
+        name: uniqueTopic(`ready-${i}`),
+        partitions: 8,
+        config: {},
+      }));
+      await Promise.all(specs.map((s) => ensureTopics(freshAdmin, [s])));
+      const meta = await freshAdmin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
+      expect(meta.topics.flatMap((t) => t.partitions).every((p) => p.leader >= 0)).toBe(true);
+      await producer.send({
+        topic: specs[0]!.name,
+        messages: Array.from({ length: 8 }, (_, partition) => ({ partition, value: 'x' })),
+      });
+    } finally {
+      await producer.disconnect();
+      await freshAdmin.disconnect();
+    }
+  });
+
   it('an idempotent producer with acks=all delivers every message in order per key to a consumer group', async () => {
     const topic = uniqueTopic('ordered');
     await ensureTopics(admin, [{ name: topic, partitions: 4, config: {} }]);

@@ -31,6 +31,42 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     replicationFactor: -1,
     configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
   }));
-  await admin.createTopics({ topics, waitForLeaders: true });
+  await admin.createTopics({ topics, waitForLeaders: false });
+  await waitForLeaders(
+    admin,
+    missing.map((s) => s.name),
+  );
   return missing.map((s) => s.name);
+}
+
+// Errors a broker gives for a topic it has created but not yet taken into its metadata.
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Waits until every partition of the topics has a leader. KafkaJS's own `waitForLeaders` gives up
+ * on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker (Kafka 4) answers for a moment after it
+ * created a topic; here that only means "not yet".
+ */
+export async function waitForLeaders(
+  admin: Admin,
+  names: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [...names] });
+      const ready = topics.every(
+        (t) =>
+          t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0),
+      );
+      if (ready && topics.length === names.length) return;
+    } catch (error) {
+      if (!NOT_YET.has((error as { type?: string }).type ?? '')) throw error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Kafka topics ${names.join(', ')} have no leaders after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
