@@ -6,6 +6,7 @@ COPY apps/ingester/package.json apps/ingester/
 COPY apps/planner/package.json apps/planner/
 COPY apps/executor/package.json apps/executor/
 COPY apps/api/package.json apps/api/
+COPY apps/cli/package.json apps/cli/
 COPY libs/model/package.json libs/model/
 COPY libs/planner-core/package.json libs/planner-core/
 COPY libs/event-store/package.json libs/event-store/

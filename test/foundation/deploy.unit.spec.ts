@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+const repo = join(__dirname, '..', '..');
+const read = (path: string) => readFileSync(join(repo, path), 'utf8');
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [field: string]: unknown;
+}
+interface Container {
+  name: string;
+  image: string;
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  securityContext?: { capabilities?: { add?: string[] } };
+  readinessProbe?: { httpGet: { path: string } };
+  livenessProbe?: { httpGet: { path: string } };
+}
+interface PodSpec {
+  serviceAccountName: string;
+  hostNetwork?: boolean;
+  containers: Container[];
+}
+
+const kustomization = parseAllDocuments(read('deploy/kustomization.yaml'))[0]!.toJS() as {
+  resources: string[];
+};
+const manifests: Manifest[] = kustomization.resources.flatMap((file) =>
+  parseAllDocuments(read(`deploy/${file}`)).map((d) => d.toJS() as Manifest),
+);
+const find = (kind: string, name: string) =>
+  manifests.find((m) => m.kind === kind && m.metadata.name === name)!;
+const podOf = (m: Manifest) => (m as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+const envOf = (c: Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+
+/** The variables a config map or secret in deploy/ sets. */
+const setBy = (kind: string, name: string) => {
+  const m = find(kind, name) as unknown as { data?: object; stringData?: object };
+  return Object.keys(m.data ?? m.stringData ?? {});
+};
+const variablesOf = (c: Container) => [
+  ...Object.keys(envOf(c)),
+  ...(c.envFrom ?? []).flatMap((f) =>
+    f.configMapRef ? setBy('ConfigMap', f.configMapRef.name) : setBy('Secret', f.secretRef!.name),
+  ),
+];
+
+/** Keeps deploy/ (Kubernetes manifests) honest against the apps' settings and the scripts' ports. */
+describe('deploy/', () => {
+  const appsScript = read('scripts/apps');
+  const workloads = {
+    ingester: find('Deployment', 'netledger-ingester'),
+    planner: find('Deployment', 'netledger-planner'),
+    api: find('Deployment', 'netledger-api'),
+    executor: find('DaemonSet', 'netledger-executor'),
+  };
+  // Every variable the apps read, from their settings schemas.
+  const known = new Set(
+    [
+      'libs/service/src/service-config.ts',
+      ...['ingester', 'planner', 'executor', 'api'].flatMap((app) =>
+        readdirSync(join(repo, 'apps', app, 'src'))
+          .filter((f) => f.endsWith('settings.ts'))
+          .map((f) => `apps/${app}/src/${f}`),
+      ),
+    ].flatMap((file) => [...read(file).matchAll(/^\s+([A-Z][A-Z0-9_]+): /gm)].map((m) => m[1]!)),
+  );
+
+  it('lists every file of the folder, each object in the netledger namespace', () => {
+    expect(
+      readdirSync(join(repo, 'deploy'))
+        .filter((f) => f !== 'kustomization.yaml')
+        .sort(),
+    ).toEqual([...kustomization.resources].sort());
+    for (const m of manifests) {
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(m.kind))
+        expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe('netledger');
+    }
+  });
+
+  it.each(Object.entries(workloads))(
+    '%s runs the image with its APP, port, probes and known variables',
+    (app, workload) => {
+      const [container] = podOf(workload).containers;
+      const env = envOf(container!);
+      expect(env.APP?.value).toBe(app);
+      expect(env.HTTP_PORT?.value).toBe(new RegExp(`\\[${app}\\]=(\\d+)`).exec(appsScript)?.[1]);
+      expect(container!.readinessProbe?.httpGet.path).toBe('/readyz');
+      expect(container!.livenessProbe?.httpGet.path).toBe('/healthz');
+      for (const variable of variablesOf(container!).filter((v) => v !== 'APP'))
+        expect(known.has(variable), `${app}: ${variable} is read by no settings`).toBe(true);
+      expect(variablesOf(container!)).toContain('KAFKA_BROKERS');
+    },
+  );
+
+  it('gives the database to the central apps and the admin token to the api only', () => {
+    for (const app of ['ingester', 'planner', 'api'] as const)
+      expect(variablesOf(podOf(workloads[app]).containers[0]!)).toContain('DATABASE_URL');
+    const executor = variablesOf(podOf(workloads.executor).containers[0]!);
+    expect(executor).not.toContain('DATABASE_URL');
+    expect(executor).not.toContain('API_TOKENS');
+    expect(variablesOf(podOf(workloads.api).containers[0]!)).toContain('API_TOKENS');
+  });
+
+  it('lets only the ingester read the cluster: list and watch of nodes, services and endpointslices', () => {
+    const role = find('ClusterRole', 'netledger-ingester') as unknown as {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    const can = (group: string, resource: string, verb: string) =>
+      role.rules.some(
+        (r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb),
+      );
+    for (const [group, resource] of [
+      ['', 'nodes'],
+      ['', 'services'],
+      ['discovery.k8s.io', 'endpointslices'],
+    ] as const) {
+      expect(can(group, resource, 'list') && can(group, resource, 'watch'), resource).toBe(true);
+    }
+    const binding = find('ClusterRoleBinding', 'netledger-ingester') as unknown as {
+      subjects: { name: string; namespace: string }[];
+    };
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'netledger-ingester', namespace: 'netledger' },
+    ]);
+    expect(podOf(workloads.ingester).serviceAccountName).toBe('netledger-ingester');
+    for (const app of ['planner', 'api', 'executor'] as const)
+      expect(podOf(workloads[app]).serviceAccountName).toBe('netledger');
+  });
+
+  it('runs the executor on the host network with NET_ADMIN, named after its node', () => {
+    const pod = podOf(workloads.executor);
+    const [container] = pod.containers;
+    expect(pod.hostNetwork).toBe(true);
+    expect(container!.securityContext?.capabilities?.add).toContain('NET_ADMIN');
+    expect(envOf(container!).NODE_NAME?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+  });
+});
