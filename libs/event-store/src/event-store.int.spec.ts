@@ -156,6 +156,32 @@ describe('PgEventStore', () => {
     expect(seen.some((e) => (e.data as { i: unknown }).i === 'held')).toBe(true);
   });
 
+  it('a subscription whose connection the server drops reconnects and misses nothing', async () => {
+    const from = await store.headPosition();
+    const seen: RecordedEvent[] = [];
+    const errors: unknown[] = [];
+    const sub = new EventSubscription(store, {
+      from,
+      pollMs: 50,
+      types: ['Survived'],
+      handle: async (events) => void seen.push(...events),
+      onError: (error) => errors.push(error),
+    });
+    await sub.start();
+    await store.append(`drop/${randomUUID()}`, 'any', [event('Survived', { i: 1 })]);
+    // What a restart or failover does: every other session of the database ends.
+    await pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    await store.append(`drop/${randomUUID()}`, 'any', [event('Survived', { i: 2 })]);
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await sub.stop();
+    expect(seen.map((e) => (e.data as { i: number }).i)).toEqual([1, 2]);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
   it('appends to many streams at once, checking every expected version', async () => {
     const a = `many/${randomUUID()}`;
     const b = `many/${randomUUID()}`;

@@ -140,6 +140,24 @@ describe('transactional outbox relay', () => {
     expect(messages.length).toBeGreaterThan(60); // at least once: the crashed batches came again
   });
 
+  it('keeps relaying after the server drops its connection, taking the leader lock again', async () => {
+    const topic = uniqueTopic('outbox-dropped');
+    await ensureTopics(admin, [{ name: topic, partitions: 1, config: {} }]);
+    const relay = new OutboxRelay(pool, publisher, { pollMs: 30, onError: () => undefined });
+    await relay.start();
+    await appendWithMessages(topic, ['before'], 3);
+    // What a restart or failover does: every other session of the database ends.
+    await pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    await appendWithMessages(topic, ['after'], 3);
+    const seen = await readTopic(kafka, topic, 6);
+    await relay.stop();
+    expect(byKey(seen).get('before')).toEqual(['before#0', 'before#1', 'before#2']);
+    expect(byKey(seen).get('after')).toEqual(['after#0', 'after#1', 'after#2']);
+  });
+
   it('one relay is active at a time; the other stands by', async () => {
     const topic = uniqueTopic('outbox-leader');
     await ensureTopics(admin, [{ name: topic, partitions: 1, config: {} }]);

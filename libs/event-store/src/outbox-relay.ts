@@ -1,5 +1,6 @@
-import type { Client, Pool } from 'pg';
-import { COMMITTED_BEFORE_RUNNING, EVENTS_CHANNEL, type OutboxMessage } from './event-store';
+import type { Pool, PoolClient } from 'pg';
+import { COMMITTED_BEFORE_RUNNING, type OutboxMessage } from './event-store';
+import { EventsListener } from './events-listener';
 
 const DEFAULT_BATCH = 5000;
 
@@ -38,20 +39,20 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private client: (Client & { release(): void }) | undefined;
+  private readonly listener: EventsListener;
 
   constructor(
     private readonly pool: Pool,
     private readonly publisher: OutboxPublisher,
     private readonly options: OutboxRelayOptions = {},
-  ) {}
+  ) {
+    this.listener = new EventsListener(pool, () => this.wake?.(), options.onError);
+  }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.client = (await this.pool.connect()) as Client & { release(): void };
-    this.client.on('notification', () => this.wake?.());
-    await this.client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    await this.listener.connection();
     this.loop = this.run();
   }
 
@@ -59,11 +60,8 @@ export class OutboxRelay {
     this.running = false;
     this.wake?.();
     await this.loop;
-    if (this.client) {
-      await this.client.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-      this.client.release();
-      this.client = undefined;
-    }
+    // The listener's session holds the leader lock; ending it lets a standby take over.
+    await this.listener.close();
   }
 
   /** Publishes what is pending now; returns how many messages went out. Exposed for tests and tools. */
@@ -102,16 +100,19 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     const lockKey = this.options.lockKey ?? 7_460_337_002;
     const pollMs = this.options.pollMs ?? 500;
-    let leader = false;
+    // The advisory lock lives in the listener's session: a lost connection is lost leadership.
+    let leaderSession: PoolClient | undefined;
     while (this.running) {
       try {
-        if (!leader) {
-          const { rows } = await this.client!.query<{ ok: boolean }>(
-            'SELECT pg_try_advisory_lock($1) AS ok',
-            [lockKey],
-          );
-          leader = rows[0]!.ok;
+        const session = await this.listener.connection();
+        if (leaderSession !== session) {
+          leaderSession = undefined;
+          const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+            lockKey,
+          ]);
+          if (rows[0]!.ok) leaderSession = session;
         }
+        const leader = leaderSession !== undefined && this.listener.isCurrent(leaderSession);
         if (leader && (await this.relayOnce()) === (this.options.batchSize ?? DEFAULT_BATCH)) continue;
       } catch (error) {
         this.options.onError?.(error);

@@ -13,5 +13,9 @@ export function createPool(databaseUrl: string | undefined, overrides: Partial<P
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new Error(`DATABASE_URL must start with postgres://, not ${url.protocol}//`);
   }
-  return new Pool({ connectionString: databaseUrl, max: 10, ...overrides });
+  const pool = new Pool({ connectionString: databaseUrl, max: 10, ...overrides });
+  // An idle connection the server closed (restart, failover) is discarded by the pool; without a
+  // listener that would be an uncaught error ending the process. Queries still fail loudly.
+  pool.on('error', () => undefined);
+  return pool;
 }

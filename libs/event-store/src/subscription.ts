@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '@netledger/model';
-import type { Client } from 'pg';
-import { EVENTS_CHANNEL, type PgEventStore } from './event-store';
+import type { PgEventStore } from './event-store';
+import { EventsListener } from './events-listener';
 
 export interface SubscriptionOptions {
   /** Position after which to start (0: from the beginning). */
@@ -23,13 +23,14 @@ export class EventSubscription {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private listener: Client | undefined;
+  private readonly listener: EventsListener;
 
   constructor(
     private readonly store: PgEventStore,
     private readonly options: SubscriptionOptions,
   ) {
     this.position = options.from;
+    this.listener = new EventsListener(store.pool, () => this.wake?.(), options.onError);
   }
 
   /** The position of the last event handled. */
@@ -40,10 +41,7 @@ export class EventSubscription {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const client = (await this.store.pool.connect()) as unknown as Client & { release(): void };
-    client.on('notification', () => this.wake?.());
-    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-    this.listener = client;
+    await this.listener.connection();
     this.loop = this.run();
   }
 
@@ -51,11 +49,7 @@ export class EventSubscription {
     this.running = false;
     this.wake?.();
     await this.loop;
-    if (this.listener) {
-      await this.listener.query(`UNLISTEN ${EVENTS_CHANNEL}`).catch(() => undefined);
-      (this.listener as unknown as { release(): void }).release();
-      this.listener = undefined;
-    }
+    await this.listener.close();
   }
 
   private async run(): Promise<void> {
@@ -63,6 +57,8 @@ export class EventSubscription {
     const pollMs = this.options.pollMs ?? 500;
     while (this.running) {
       try {
+        // Listening again first, after a lost connection, so no notification falls in between.
+        await this.listener.connection();
         const events = await this.store.readAll(
           this.position,
           batchSize,
