@@ -8,18 +8,36 @@ interface Held {
 }
 
 /**
- * A dedicated connection that LISTENs for new events. When the server drops it (a restart, a
- * failover, an administrator), it is forgotten, not fatal: the next `connection()` makes a new
- * one, and the owner is woken so it can notice.
+ * A dedicated connection that LISTENs for new events, and the wait between reads that a
+ * notification cuts short. When the server drops the connection (a restart, a failover, an
+ * administrator), it is forgotten, not fatal: the waiter is woken and the next `connection()`
+ * makes a new one.
  */
 export class EventsListener {
   private held: Held | undefined;
+  private wakeWaiter: (() => void) | undefined;
 
   constructor(
     private readonly pool: Pool,
-    private readonly wake: () => void,
     private readonly onError?: (error: unknown) => void,
   ) {}
+
+  /** Waits up to `ms`, less if an event is notified or `wake()` is called. */
+  async wait(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeWaiter = undefined;
+  }
+
+  /** Ends the current wait now (new events, a lost connection, or the owner stopping). */
+  wake(): void {
+    this.wakeWaiter?.();
+  }
 
   /** The live connection, listening; connects (again) when there is none. */
   async connection(): Promise<PoolClient> {

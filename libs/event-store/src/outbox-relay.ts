@@ -38,7 +38,6 @@ interface OutboxRow {
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
   private readonly listener: EventsListener;
 
   constructor(
@@ -46,7 +45,7 @@ export class OutboxRelay {
     private readonly publisher: OutboxPublisher,
     private readonly options: OutboxRelayOptions = {},
   ) {
-    this.listener = new EventsListener(pool, () => this.wake?.(), options.onError);
+    this.listener = new EventsListener(pool, options.onError);
   }
 
   async start(): Promise<void> {
@@ -58,7 +57,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.listener.wake();
     await this.loop;
     // The listener's session holds the leader lock; ending it lets a standby take over.
     await this.listener.close();
@@ -118,14 +117,7 @@ export class OutboxRelay {
         this.options.onError?.(error);
       }
       if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.listener.wait(pollMs);
     }
   }
 }

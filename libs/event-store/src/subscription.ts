@@ -22,7 +22,6 @@ export class EventSubscription {
   private position: number;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
   private readonly listener: EventsListener;
 
   constructor(
@@ -30,7 +29,7 @@ export class EventSubscription {
     private readonly options: SubscriptionOptions,
   ) {
     this.position = options.from;
-    this.listener = new EventsListener(store.pool, () => this.wake?.(), options.onError);
+    this.listener = new EventsListener(store.pool, options.onError);
   }
 
   /** The position of the last event handled. */
@@ -47,7 +46,7 @@ export class EventSubscription {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.listener.wake();
     await this.loop;
     await this.listener.close();
   }
@@ -73,14 +72,7 @@ export class EventSubscription {
         this.options.onError?.(error);
       }
       if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.listener.wait(pollMs);
     }
   }
 }
