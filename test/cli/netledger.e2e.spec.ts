@@ -28,4 +28,13 @@ describe('bin/netledger', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('Service default/web: spec.ports[0].protocol');
   });
+
+  it('asks the API for nodes, and says plainly when the API cannot be reached', () => {
+    const r = spawnSync(bin, ['nodes', '--api', 'http://127.0.0.1:9', '--token', 't'], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('cannot reach the API at http://127.0.0.1:9');
+  });
 });

@@ -164,24 +164,47 @@ export function run(argv: string[], out: (s: string) => void, err: (s: string) =
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      err(`netledger: ${(error as Error).message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (isNetledgerError(error)) {
-      err(`netledger: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return failed(error, err);
   }
+}
+
+/** Runs any command, the API's included; returns the exit status. */
+export async function main(
+  argv: string[],
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  try {
+    const asked = runApi(argv);
+    if (!asked) return run(argv, out, err);
+    out(await asked);
+    return 0;
+  } catch (error) {
+    return failed(error, err);
+  }
+}
+
+/** The exit status for a failed command: 2 for usage, 1 for bad input or an API error. */
+function failed(error: unknown, err: (s: string) => void): number {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    err(`netledger: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (isNetledgerError(error)) {
+    err(`netledger: ${error.message}\n`);
+    return 1;
+  }
+  throw error;
 }
 
 class UsageError extends Error {}
 
 if (require.main === module) {
-  process.exitCode = run(
+  void main(
     process.argv.slice(2),
     (s) => process.stdout.write(s),
     (s) => process.stderr.write(s),
-  );
+  ).then((status) => {
+    process.exitCode = status;
+  });
 }
