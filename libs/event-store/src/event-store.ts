@@ -145,7 +145,7 @@ export class PgEventStore {
       ]);
     }
     const messages = typeof outbox === 'function' ? outbox(recorded) : outbox;
-    if (messages.length > 0) await this.enqueue(client, messages);
+    await this.enqueue(client, messages);
     if (events.length > 0 || messages.length > 0)
       await client.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
     return { version: current + events.length, positions: recorded.map((e) => e.position), events: recorded };
@@ -235,6 +235,7 @@ export class PgEventStore {
 
   /** Records outbox messages in the caller's transaction. */
   async enqueue(client: PoolClient, messages: readonly OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
     await client.query(
       `INSERT INTO outbox (topic, key, value, headers, partition)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[])`,

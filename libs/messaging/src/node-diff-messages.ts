@@ -17,6 +17,8 @@ export function diffDigest(json: string): string {
 
 export const diffBodyKey = (digest: string) => `${BODY_PREFIX}${digest}`;
 export const isDiffBodyKey = (key: string | null | undefined) => !!key && key.startsWith(BODY_PREFIX);
+/** The digest a diff-body key names (the key must be one: see isDiffBodyKey). */
+export const diffBodyKeyDigest = (key: string) => key.slice(BODY_PREFIX.length);
 
 export function encodeDiffBody(digest: string, diffJson: string): string {
   return `{"digest":${JSON.stringify(digest)},"diff":${diffJson}}`;

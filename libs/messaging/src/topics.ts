@@ -17,6 +17,11 @@ export function topicNames(prefix = 'netledger') {
   } as const;
 }
 
+/** node-status: each executor's latest report, keyed by node (written by executors, read by the api). */
+export function nodeStatusTopic(prefix = 'netledger'): TopicSpec {
+  return { name: topicNames(prefix).nodeStatus, partitions: 6, config: { 'cleanup.policy': 'compact' } };
+}
+
 /**
  * Creates the topics that do not exist yet and leaves existing ones alone (a topic's partition
  * count is never changed behind the consumers' back). Returns the names it created.

@@ -1,4 +1,10 @@
 import { Controller, Get, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
+import {
+  KUBE_OBJECT_APPLIED,
+  KUBE_OBJECT_DELETED,
+  KUBE_OBJECT_REJECTED,
+  NODE_STATE_CHANGED,
+} from '@netledger/model';
 import { z } from 'zod';
 import { ProjectorService } from '../projections/projector.service';
 import { AuditQueries } from './audit-queries';
@@ -15,7 +21,7 @@ const auditQuery = z
     namespace: label.optional(),
     name: label.optional(),
     type: z
-      .enum(['KubeObjectApplied', 'KubeObjectDeleted', 'KubeObjectRejected', 'NodeStateChanged'])
+      .enum([KUBE_OBJECT_APPLIED, KUBE_OBJECT_DELETED, KUBE_OBJECT_REJECTED, NODE_STATE_CHANGED])
       .optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.string().max(64).optional(),

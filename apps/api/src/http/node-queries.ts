@@ -5,10 +5,10 @@ import {
   EMPTY_NODE_STATE,
   NetledgerError,
   chainKey,
-  type NodeDiff,
   type NodeState,
 } from '@netledger/model';
 import { applyNodeDiff } from '@netledger/planner-core';
+import { loadDiffBodies } from '../projections/diff-bodies';
 
 export interface NodeSummary {
   readonly name: string;
@@ -101,7 +101,10 @@ export class NodeQueries {
   > {
     await this.current(node);
     const revisions = await this.revisions(node, {});
-    const bodies = await this.bodies(revisions.map((r) => r.diff_digest));
+    const bodies = await loadDiffBodies(
+      this.store.pool,
+      revisions.map((r) => r.diff_digest),
+    );
     let state = EMPTY_NODE_STATE;
     return revisions.map((r) => {
       const before = state;
@@ -214,17 +217,12 @@ export class NodeQueries {
   }
 
   private async replay(revisions: RevisionRow[]): Promise<NodeState> {
-    const bodies = await this.bodies(revisions.map((r) => r.diff_digest));
+    const bodies = await loadDiffBodies(
+      this.store.pool,
+      revisions.map((r) => r.diff_digest),
+    );
     let state = EMPTY_NODE_STATE;
     for (const r of revisions) state = applyNodeDiff(state, bodies.get(r.diff_digest)!);
     return state;
-  }
-
-  private async bodies(digests: string[]): Promise<Map<string, NodeDiff>> {
-    const { rows } = await this.store.pool.query<{ digest: string; body: NodeDiff }>(
-      'SELECT digest, body FROM node_diff_bodies WHERE digest = ANY($1)',
-      [[...new Set(digests)]],
-    );
-    return new Map(rows.map((r) => [r.digest, r.body]));
   }
 }

@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ensureTopics, topicNames } from '@netledger/messaging';
+import { ensureTopics, nodeStatusTopic } from '@netledger/messaging';
 import { isDns1123Subdomain } from '@netledger/model';
 import { KafkaConnection, Postgres } from '@netledger/service';
 import type { Consumer } from 'kafkajs';
@@ -24,17 +24,17 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const topic = topicNames(this.settings.topicPrefix).nodeStatus;
+    const spec = nodeStatusTopic(this.settings.topicPrefix);
     const admin = this.kafka.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [{ name: topic, partitions: 6, config: { 'cleanup.policy': 'compact' } }]);
+      await ensureTopics(admin, [spec]);
     } finally {
       await admin.disconnect();
     }
     this.consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.subscribe({ topic: spec.name, fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ message }) => {
         const node = message.key?.toString() ?? '';

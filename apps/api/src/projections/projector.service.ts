@@ -10,7 +10,6 @@ import {
   EMPTY_NODE_STATE,
   encodeNodeState,
   NODE_STATE_CHANGED,
-  type NodeDiff,
   type NodeState,
   type NodeStateChanged,
   type RecordedEvent,
@@ -19,6 +18,7 @@ import { applyNodeDiff } from '@netledger/planner-core';
 import { HealthRegistry } from '@netledger/service';
 import type { PoolClient } from 'pg';
 import { auditRow } from './audit-row';
+import { loadDiffBodies } from './diff-bodies';
 
 const CHECKPOINT = 'api-projections';
 
@@ -126,7 +126,10 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
 
   private async projectRevisions(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const data = events.map((e) => e.data as NodeStateChanged);
-    const bodies = await this.bodies(client, [...new Set(data.map((d) => d.diffDigest))]);
+    const bodies = await loadDiffBodies(
+      client,
+      data.map((d) => d.diffDigest),
+    );
     const nodes = [...new Set(data.map((d) => d.node))];
     const { rows } = await client.query<{ node: string; desired_revision: string; state: unknown }>(
       'SELECT node, desired_revision, state FROM api_nodes WHERE node = ANY($1)',
@@ -173,13 +176,5 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
         ),
       ],
     );
-  }
-
-  private async bodies(client: PoolClient, digests: string[]): Promise<Map<string, NodeDiff>> {
-    const { rows } = await client.query<{ digest: string; body: NodeDiff }>(
-      'SELECT digest, body FROM node_diff_bodies WHERE digest = ANY($1)',
-      [digests],
-    );
-    return new Map(rows.map((r) => [r.digest, r.body]));
   }
 }

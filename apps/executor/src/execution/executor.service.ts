@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
-import { ensureTopics, topicNames } from '@netledger/messaging';
+import { ensureTopics, nodeStatusTopic, topicNames } from '@netledger/messaging';
 import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
@@ -79,9 +79,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     const admin = this.kafka.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [
-        { name: topics.nodeStatus, partitions: 6, config: { 'cleanup.policy': 'compact' } },
-      ]);
+      await ensureTopics(admin, [nodeStatusTopic(topicPrefix)]);
       for (let waited = 0; ; waited++) {
         const existing = new Set(await admin.listTopics());
         if (existing.has(topics.nodeDiffs) && existing.has(topics.nodeSnapshots)) break;

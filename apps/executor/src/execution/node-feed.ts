@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka, Consumer } from 'kafkajs';
-import { decodeDiffBody, decodeEventMessage, isDiffBodyKey, partitionForKey } from '@netledger/messaging';
+import {
+  decodeDiffBody,
+  decodeEventMessage,
+  diffBodyKeyDigest,
+  isDiffBodyKey,
+  partitionForKey,
+} from '@netledger/messaging';
 import type { NodeDiff, NodeSnapshot, NodeStateChanged } from '@netledger/model';
 import { singlePartitionAssigner } from './single-partition-assigner';
 import type { IncomingRevision } from './node-executor';
@@ -54,7 +60,7 @@ export class NodeFeed {
       eachMessage: async ({ message }) => {
         const key = message.key?.toString();
         if (isDiffBodyKey(key)) {
-          this.bodies.put(key!.slice('diff-body/'.length), message.value!);
+          this.bodies.put(diffBodyKeyDigest(key!), message.value!);
           return;
         }
         if (key !== this.node) return; // another node's revision: not even decoded

@@ -84,6 +84,21 @@ export class PlannerStore {
       body.partitions.add(partitionForKey(r.node, this.nodeDiffsPartitions));
       return digest;
     });
+    // NOTE: bodies are enqueued before the revisions that need them, so on every partition a
+    // consumer meets a body before the revision that refers to it.
+    const bodyMessages: OutboxMessage[] = [];
+    for (const [digest, body] of bodies) {
+      for (const partition of body.partitions) {
+        bodyMessages.push({
+          topic: this.topics.nodeDiffs,
+          key: diffBodyKey(digest),
+          value: encodeDiffBody(digest, body.json),
+          partition,
+        });
+      }
+    }
+    // Encoded before the transaction: the streams' rows stay locked only for the writes.
+    const snapshotMessages = this.snapshotMessages(revisions);
     return this.store.transaction(async (client) => {
       if (bodies.size > 0) {
         await client.query(
@@ -122,21 +137,7 @@ export class PlannerStore {
           };
         }),
       );
-      // NOTE: bodies are enqueued before the revisions that need them, so on every partition a
-      // consumer meets a body before the revision that refers to it.
-      const messages: OutboxMessage[] = [];
-      for (const [digest, body] of bodies) {
-        for (const partition of body.partitions) {
-          messages.push({
-            topic: this.topics.nodeDiffs,
-            key: diffBodyKey(digest),
-            value: encodeDiffBody(digest, body.json),
-            partition,
-          });
-        }
-      }
-      await this.store.enqueue(client, messages);
-      messages.length = 0;
+      await this.store.enqueue(client, bodyMessages);
       // Each revision's event is the node-diffs message: the relay reads it from the events table.
       await this.store.enqueueEvents(
         client,
@@ -146,20 +147,7 @@ export class PlannerStore {
           eventPosition: event.position,
         })),
       );
-      recorded.forEach((_event, i) => {
-        const r = revisions[i]!;
-        // Full states too large for a message (very large clusters) are served by the API instead.
-        if (r.estimatedStateBytes > this.settings.snapshotMaxBytes) return;
-        const snapshot: NodeSnapshot = {
-          node: r.node,
-          revision: r.revision,
-          state: encodeNodeState(r.state()),
-        };
-        const value = JSON.stringify(snapshot);
-        if (value.length <= this.settings.snapshotMaxBytes)
-          messages.push({ topic: this.topics.nodeSnapshots, key: r.node, value });
-      });
-      if (messages.length > 0) await this.store.enqueue(client, messages);
+      await this.store.enqueue(client, snapshotMessages);
       if (folded.size > 0) {
         await client.query(
           `INSERT INTO planner_streams (stream_id, version) SELECT * FROM unnest($1::text[], $2::bigint[])
@@ -174,5 +162,22 @@ export class PlannerStore {
       );
       return recorded;
     });
+  }
+
+  /** Each revision's full state for node-snapshots; states too large for a message are left to the API. */
+  private snapshotMessages(revisions: readonly NodeRevision[]): OutboxMessage[] {
+    const messages: OutboxMessage[] = [];
+    for (const r of revisions) {
+      if (r.estimatedStateBytes > this.settings.snapshotMaxBytes) continue;
+      const snapshot: NodeSnapshot = {
+        node: r.node,
+        revision: r.revision,
+        state: encodeNodeState(r.state()),
+      };
+      const value = JSON.stringify(snapshot);
+      if (value.length <= this.settings.snapshotMaxBytes)
+        messages.push({ topic: this.topics.nodeSnapshots, key: r.node, value });
+    }
+    return messages;
   }
 }

@@ -72,8 +72,3 @@ export function ipv4ToNumber(ip: string): number {
   const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
   return ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
 }
-
-/** Inverse of ipv4ToNumber. */
-export function numberToIpv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}

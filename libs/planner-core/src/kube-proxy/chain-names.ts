@@ -46,8 +46,3 @@ export function serviceChainNames(portName: string, protocol: string): ServiceCh
 export function endpointChainName(portName: string, protocol: string, endpoint: string): string {
   return `KUBE-SEP-${hash16(portName + protocol + endpoint)}`;
 }
-
-/** True for the per-service chains kube-proxy creates and garbage-collects. */
-export function isServiceChainName(name: string): boolean {
-  return /^KUBE-(SVC|SVL|EXT|FW|SEP)-/.test(name);
-}

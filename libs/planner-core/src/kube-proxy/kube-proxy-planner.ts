@@ -11,7 +11,7 @@ import {
   type Service,
 } from '@netledger/model';
 import type { Chain } from '../iptables/types';
-import { categorizeEndpoints, clusterEndpointsOf } from './categorize';
+import { categorizeEndpoints, clusterEndpointsOf, localEndpointsOf } from './categorize';
 import { LARGE_CLUSTER_ENDPOINTS_THRESHOLD } from './constants';
 import { endpointPortKey, endpointsOfService, type EndpointInfo } from './endpoints';
 import { fixedRules, type FixedRules } from './fixed-rules';
@@ -418,16 +418,23 @@ export class KubeProxyPlanner {
   private fragmentFor(state: PortState, profile: NodeProfile, nodeName: string | undefined): ServiceFragment {
     const isLocalNode = nodeName !== undefined && state.localNodes.has(nodeName);
     const allowFromNode = nodeName !== undefined && this.allowsNode(state, profile);
-    const endpoints = categorizeEndpoints(
-      state.sp,
-      state.endpoints,
-      state.cluster,
-      isLocalNode ? nodeName : '',
-    );
-    const variant = isLocalNode ? endpoints.local.map((ep) => ep.hostPort).join(',') : '';
+    // Only the node's local endpoints tell its fragment apart: they key the cache, and the full
+    // categorisation runs only when the fragment is not there yet.
+    const variant =
+      isLocalNode && usesLocalEndpoints(state.sp)
+        ? localEndpointsOf(state.endpoints, nodeName)
+            .local.map((ep) => ep.hostPort)
+            .join(',')
+        : '';
     const key = `${profile.serviceKey}#${variant}#${allowFromNode ? 1 : 0}`;
     let fragment = state.fragments.get(key);
     if (!fragment) {
+      const endpoints = categorizeEndpoints(
+        state.sp,
+        state.endpoints,
+        state.cluster,
+        isLocalNode ? nodeName : '',
+      );
       fragment = serviceFragment(
         state.sp,
         { endpoints, allowFromNode },

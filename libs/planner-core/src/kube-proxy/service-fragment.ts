@@ -62,11 +62,13 @@ function dispatchRules(
   sp: ServicePortInfo,
   endpoints: readonly EndpointInfo[],
   largeClusterMode: boolean,
+  sepChain: EndpointChainSource,
 ): Rule[] {
   const rules: Rule[] = [];
   const comment = (ep: EndpointInfo) =>
     largeClusterMode ? '' : `-m comment --comment "${sp.portName} -> ${ep.hostPort}" `;
-  const sep = (ep: EndpointInfo) => endpointChainName(sp.portName, sp.proto, ep.hostPort);
+  // The endpoint's chain is built (and its name hashed) once per service port, not per rule.
+  const sep = (ep: EndpointInfo) => sepChain(ep).name;
   if (sp.sessionAffinityClientIP) {
     for (const ep of endpoints) {
       rules.push(
@@ -262,13 +264,13 @@ export function serviceFragment(
   if (usesClusterPolicyChain) {
     natChains.push({
       name: chains.svc,
-      rules: [...(own.get(chains.svc) ?? []), ...dispatchRules(sp, cluster, largeClusterMode)],
+      rules: [...(own.get(chains.svc) ?? []), ...dispatchRules(sp, cluster, largeClusterMode, sepChain)],
     });
   }
   if (usesLocalPolicyChain) {
     natChains.push({
       name: chains.svl,
-      rules: [...(own.get(chains.svl) ?? []), ...dispatchRules(sp, local, largeClusterMode)],
+      rules: [...(own.get(chains.svl) ?? []), ...dispatchRules(sp, local, largeClusterMode, sepChain)],
     });
   }
   for (const ep of allReachable) natChains.push(sepChain(ep));

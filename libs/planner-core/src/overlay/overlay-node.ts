@@ -1,4 +1,5 @@
-import { cidrContains, parseCidr, type Cidr, type HostFacts, type Node } from '@netledger/model';
+import { parseCidr, type Cidr, type HostFacts, type Node } from '@netledger/model';
+import { primaryNodeIP } from '../kube-proxy/node-profile';
 import { derivedVtepMac } from './vtep-mac';
 
 /** What the overlay needs of one node: flannel's lease, in effect. */
@@ -22,17 +23,14 @@ export interface OverlayNode {
  */
 export function overlayNodeOf(node: Node, facts: HostFacts | undefined): OverlayNode | undefined {
   const subnetText = node.podCIDRs.find((c) => !c.includes(':'));
-  const publicIp =
-    node.flannelPublicIp ??
-    node.addresses.find((a) => a.type === 'InternalIP' && !a.address.includes(':'))?.address ??
-    node.addresses.find((a) => a.type === 'ExternalIP' && !a.address.includes(':'))?.address;
+  const publicIp = node.flannelPublicIp ?? primaryNodeIP(node);
   if (!subnetText || !publicIp) return undefined;
   let underlaySubnet: Cidr | undefined;
   for (const address of facts?.interfaceAddresses ?? []) {
     const [ip, prefix] = address.split('/');
     if (ip !== publicIp) continue;
     const cidr = parseCidr(`${ip}/${prefix}`);
-    if (cidr && cidr.prefix < 32 && cidrContains(cidr, publicIp)) underlaySubnet = cidr;
+    if (cidr && cidr.prefix < 32) underlaySubnet = cidr;
   }
   return {
     name: node.name,

@@ -1,11 +1,4 @@
-import type {
-  ChainChange,
-  ChainEntry,
-  IptablesTable,
-  JumpEntry,
-  NodeDiff,
-  NodeState,
-} from '@netledger/model';
+import type { ChainChange, IptablesTable, JumpEntry, NodeDiff, NodeState } from '@netledger/model';
 
 const TABLES: readonly IptablesTable[] = ['filter', 'nat'];
 
@@ -73,9 +66,4 @@ function changeLines(c: ChainChange): string[] {
 export function parseJumpKey(key: string): Pick<JumpEntry, 'table' | 'chain' | 'rule'> {
   const [, table, chain, ...rule] = key.split('/');
   return { table: table as IptablesTable, chain: chain!, rule: rule.join('/') };
-}
-
-/** The chains of a table, by name (for callers that compare one table). */
-export function chainsOf(state: NodeState, table: IptablesTable): ChainEntry[] {
-  return [...state.chains.values()].filter((c) => c.table === table);
 }
