@@ -20,6 +20,8 @@ export class EventsListener {
   constructor(
     private readonly pool: Pool,
     private readonly onError?: (error: unknown) => void,
+    /** false: a session (for its locks) and the timed wait, without notifications. */
+    private readonly listen = true,
   ) {}
 
   /** Waits up to `ms`, less if an event is notified or `wake()` is called. */
@@ -58,9 +60,9 @@ export class EventsListener {
       this.onError?.(error);
       this.wake();
     });
-    client.on('notification', () => this.wake());
+    if (this.listen) client.on('notification', () => this.wake());
     try {
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (this.listen) await client.query(`LISTEN ${EVENTS_CHANNEL}`);
     } catch (error) {
       held.drop(error as Error);
       throw error;
@@ -77,7 +79,7 @@ export class EventsListener {
   async close(): Promise<void> {
     const held = this.held;
     if (!held) return;
-    await held.client.query(`UNLISTEN ${EVENTS_CHANNEL}`).catch(() => undefined);
+    if (this.listen) await held.client.query(`UNLISTEN ${EVENTS_CHANNEL}`).catch(() => undefined);
     held.drop();
   }
 }

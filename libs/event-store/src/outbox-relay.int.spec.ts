@@ -179,4 +179,53 @@ describe('transactional outbox relay', () => {
     expect(published.length).toBeGreaterThanOrEqual(10);
     expect(new Set(published)).toEqual(new Set([1]));
   });
+
+  it('publishes offered rows without waiting for a read, after any older unsent row, and once', async () => {
+    const topic = uniqueTopic('outbox-offers');
+    await ensureTopics(admin, [{ name: topic, partitions: 1, config: {} }]);
+    const batches: string[][] = [];
+    const recording: OutboxPublisher = {
+      publish: async (messages) => {
+        batches.push(messages.map((m) => m.value));
+        await publisher.publish(messages);
+      },
+    };
+    // A timed read only every 60 s: whatever arrives sooner came through an offer.
+    const relay = new OutboxRelay(pool, recording, { topics: [topic], offers: true, pollMs: 60_000 });
+    await relay.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const write = (values: string[]) =>
+      store.transaction((client) =>
+        store.enqueue(
+          client,
+          values.map((value) => ({ topic, key: 'k', value })),
+        ),
+      );
+    const offer = (ids: string[], values: string[]) =>
+      relay.offer(ids.map((id, i) => ({ id, message: { topic, key: 'k', value: values[i]! } })));
+
+    await write(['a0', 'a1']); // a predecessor's rows, never offered
+    const b = ['b0', 'b1'];
+    offer(await write(b), b);
+    while (batches.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const c = ['c0', 'c1', 'c2'];
+    const cIds = await write(c);
+    const seen = readTopic(kafka, topic, 7, 5000);
+    offer(cIds, c);
+    await new Promise((r) => setTimeout(r, 500));
+    offer(cIds, c); // offered again after it went out: nothing more is sent
+    const messages = await seen;
+    await relay.stop();
+
+    expect(messages.map(([, value]) => value)).toEqual(['a0', 'a1', 'b0', 'b1', 'c0', 'c1', 'c2']);
+    expect(batches).toEqual([
+      ['a0', 'a1', 'b0', 'b1'],
+      ['c0', 'c1', 'c2'],
+    ]);
+    const { rows } = await pool.query(
+      'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND topic = $1',
+      [topic],
+    );
+    expect(rows[0].n).toBe(0);
+  });
 });

@@ -15,9 +15,22 @@ export interface OutboxRelayOptions {
   readonly pollMs?: number;
   /** Advisory lock that makes one relay the active one; the others stand by. */
   readonly lockKey?: number;
+  /** Relays only rows for these topics (a process relays what it writes); all rows when absent. */
+  readonly topics?: readonly string[];
+  /**
+   * The writer in this process offers every row it commits (see `offer`): notifications then do
+   * not trigger reads, and the table is read every `pollMs` for anything an offer did not cover.
+   */
+  readonly offers?: boolean;
   readonly onError?: (error: unknown) => void;
   /** Called after each published batch (metrics). */
   readonly onPublished?: (count: number, oldestCreatedAt: Date | undefined) => void;
+}
+
+/** A committed outbox row, handed to the relay by the process that wrote it. */
+export interface OfferedOutboxRow {
+  readonly id: string;
+  readonly message: OutboxMessage;
 }
 
 interface OutboxRow {
@@ -34,18 +47,26 @@ interface OutboxRow {
  * Publishes outbox rows in id order and marks them sent. At least once: a crash between publish
  * and mark publishes the batch again (consumers dedupe by event id or position); nothing is lost,
  * and rows are read only below the oldest running transaction, so per-key order is commit order.
+ *
+ * A writer may `offer` the rows it has just committed: when no older row is unsent, the relay
+ * publishes them from memory instead of reading them back (the planner's latency path). The table
+ * stays the truth: an offer the relay cannot use is dropped and the rows are read as usual. This
+ * keeps per-key order as long as each key has one writer at a time, which holds for the planner.
  */
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly listener: EventsListener;
+  private offered: OfferedOutboxRow[] = [];
+  /** The highest id this relay published: an offer can come after a timed read already sent it. */
+  private lastSentId = 0n;
 
   constructor(
     private readonly pool: Pool,
     private readonly publisher: OutboxPublisher,
     private readonly options: OutboxRelayOptions = {},
   ) {
-    this.listener = new EventsListener(pool, options.onError);
+    this.listener = new EventsListener(pool, options.onError, !options.offers);
   }
 
   async start(): Promise<void> {
@@ -63,10 +84,64 @@ export class OutboxRelay {
     await this.listener.close();
   }
 
+  /** Rows just committed by this process, so the relay need not read them back. */
+  offer(rows: readonly OfferedOutboxRow[]): void {
+    if (!this.running || rows.length === 0) return;
+    for (const row of rows) this.offered.push(row);
+    this.listener.wake();
+  }
+
   /** Publishes what is pending now; returns how many messages went out. Exposed for tests and tools. */
   async relayOnce(): Promise<number> {
+    const offered = this.offered.filter((r) => BigInt(r.id) > this.lastSentId);
+    this.offered = [];
+    if (offered.length > 0 && (await this.nothingUnsentBefore(offered[0]!.id))) {
+      await this.publisher.publish(offered.map((r) => r.message));
+      await this.markSent(offered.map((r) => r.id));
+      this.sent(offered.at(-1)!.id);
+      this.options.onPublished?.(offered.length, undefined);
+      return offered.length;
+    }
+    return this.relayFromTable();
+  }
+
+  /**
+   * Whether every row before `id` has gone out. Only the range after the last row this relay sent
+   * is scanned: the unsent-rows index keeps entries of sent rows until a vacuum, and one planner
+   * batch leaves thousands of them.
+   */
+  private async nothingUnsentBefore(id: string): Promise<boolean> {
+    const params: unknown[] = [String(this.lastSentId), id];
+    const { rows } = await this.pool.query(
+      `SELECT 1 FROM outbox WHERE sent_at IS NULL AND id > $1 AND id < $2 ${this.topicCondition('topic', params)} LIMIT 1`,
+      params,
+    );
+    return rows.length === 0;
+  }
+
+  /** The condition restricting rows to this relay's topics, its value appended to `params`. */
+  private topicCondition(column: string, params: unknown[]): string {
+    if (!this.options.topics) return '';
+    params.push(this.options.topics);
+    return `AND ${column} = ANY($${params.length}::text[])`;
+  }
+
+  private sent(lastId: string): void {
+    const id = BigInt(lastId);
+    if (id > this.lastSentId) this.lastSentId = id;
+  }
+
+  private async markSent(ids: readonly string[]): Promise<void> {
+    await this.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  private async relayFromTable(): Promise<number> {
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
     // Rows that reference an event get it as JSON built by PostgreSQL (the shape encodeEventMessage gives).
+    const params: unknown[] = [batchSize];
+    // With one writer offering its rows, nothing before the last row sent is still unsent; starting
+    // there skips the index entries that sent rows leave until a vacuum.
+    const after = this.options.offers ? `AND o.id > ${this.lastSentId}` : '';
     const { rows } = await this.pool.query<OutboxRow>(
       `SELECT o.id, o.topic, o.key, o.headers, o.created_at, o.partition,
          coalesce(o.value, json_build_object(
@@ -75,8 +150,9 @@ export class OutboxRelay {
            'streamVersion', e.stream_version,
            'recordedAt', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text) AS value
        FROM outbox o LEFT JOIN events e ON e.position = o.event_position
-       WHERE o.sent_at IS NULL AND o.${COMMITTED_BEFORE_RUNNING} ORDER BY o.id LIMIT $1`,
-      [batchSize],
+       WHERE o.sent_at IS NULL AND o.${COMMITTED_BEFORE_RUNNING} ${after} ${this.topicCondition('o.topic', params)}
+       ORDER BY o.id LIMIT $1`,
+      params,
     );
     if (rows.length === 0) return 0;
     await this.publisher.publish(
@@ -89,9 +165,8 @@ export class OutboxRelay {
       })),
     );
     // NOTE: marked only after the broker acknowledged; a crash in between re-sends the batch.
-    await this.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [
-      rows.map((r) => r.id),
-    ]);
+    await this.markSent(rows.map((r) => r.id));
+    this.sent(rows.at(-1)!.id);
     this.options.onPublished?.(rows.length, rows[0]?.created_at);
     return rows.length;
   }
@@ -112,7 +187,10 @@ export class OutboxRelay {
           if (rows[0]!.ok) leaderSession = session;
         }
         const leader = leaderSession !== undefined && this.listener.isCurrent(leaderSession);
+        // A standby leaves the rows to the leader, which reads them from the table.
+        if (!leader) this.offered = [];
         if (leader && (await this.relayOnce()) === (this.options.batchSize ?? DEFAULT_BATCH)) continue;
+        if (leader && this.offered.length > 0) continue;
       } catch (error) {
         this.options.onError?.(error);
       }
