@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { topicNames } from '@netledger/messaging';
 import { EventStoreModule, KafkaModule, OutboxRelayModule, PostgresModule } from '@netledger/service';
 import { IngestObservationsHandler } from './ingest/ingest-observations.handler';
 import { KubeSourceService } from './ingest/kube-source.service';
@@ -10,6 +11,8 @@ import { INGESTER_SETTINGS, readIngesterSettings } from './ingester-settings';
 @Module({})
 export class IngesterModule {
   static forRoot(env: Readonly<Record<string, string | undefined>> = process.env): DynamicModule {
+    const settings = readIngesterSettings(env);
+    const topics = topicNames(settings.topicPrefix);
     return {
       module: IngesterModule,
       imports: [
@@ -17,10 +20,10 @@ export class IngesterModule {
         PostgresModule,
         KafkaModule,
         EventStoreModule.forRoot(INGESTER_MIGRATIONS),
-        OutboxRelayModule,
+        OutboxRelayModule.forTopics({ topics: [topics.clusterEvents] }),
       ],
       providers: [
-        { provide: INGESTER_SETTINGS, useValue: readIngesterSettings(env) },
+        { provide: INGESTER_SETTINGS, useValue: settings },
         IngestObservationsHandler,
         KubeSourceService,
       ],

@@ -14,7 +14,7 @@ import {
 export interface PlannerSettings {
   readonly topicPrefix: string;
   readonly consumerGroup: string;
-  /** Events arriving within this window are folded into one revision per node (kube-proxy's minSyncPeriod, far shorter). */
+  /** Least time between two batches' starts; events within it go together (kube-proxy's minSyncPeriod, far shorter). */
   readonly batchWindowMs: number;
   readonly maxBatchEvents: number;
   /** A planner that dies is out of its consumer group after this long (Kafka's session timeout). */

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { topicNames } from '@netledger/messaging';
 import { EventStoreModule, KafkaModule, OutboxRelayModule, PostgresModule } from '@netledger/service';
 import { PlannerService } from './planning/planner.service';
 import { PlannerStore } from './planning/planner-store';
@@ -10,6 +11,8 @@ import { PLANNER_SETTINGS, readPlannerSettings } from './planner-settings';
 @Module({})
 export class PlannerModule {
   static forRoot(env: Readonly<Record<string, string | undefined>> = process.env): DynamicModule {
+    const settings = readPlannerSettings(env);
+    const topics = topicNames(settings.topicPrefix);
     return {
       module: PlannerModule,
       imports: [
@@ -17,13 +20,12 @@ export class PlannerModule {
         PostgresModule,
         KafkaModule,
         EventStoreModule.forRoot(PLANNER_MIGRATIONS),
-        OutboxRelayModule,
+        OutboxRelayModule.forTopics({
+          topics: [topics.nodeDiffs, topics.nodeSnapshots],
+          offers: true,
+        }),
       ],
-      providers: [
-        { provide: PLANNER_SETTINGS, useValue: readPlannerSettings(env) },
-        PlannerStore,
-        PlannerService,
-      ],
+      providers: [{ provide: PLANNER_SETTINGS, useValue: settings }, PlannerStore, PlannerService],
       exports: [PlannerService],
     };
   }

@@ -1,19 +1,39 @@
+import { createHash } from 'node:crypto';
 import {
   ConsoleLogger,
+  type DynamicModule,
+  Inject,
   Injectable,
   Module,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { OutboxRelay } from '@netledger/event-store';
+import { OutboxRelay, type OfferedOutboxRow } from '@netledger/event-store';
 import { KafkaOutboxPublisher } from '@netledger/messaging';
 import { Counter, Gauge } from 'prom-client';
 import { KafkaConnection, KafkaModule, Postgres, PostgresModule } from './dependencies';
 import { Metrics } from './metrics';
 
+/** Which outbox rows this process relays: the topics it writes. */
+export interface OutboxRelaySettings {
+  readonly topics: readonly string[];
+  /** The process offers each batch it commits (`OutboxRelayService.offer`); see OutboxRelay. */
+  readonly offers?: boolean;
+}
+
+const OUTBOX_RELAY_SETTINGS = Symbol('OUTBOX_RELAY_SETTINGS');
+
+/** One advisory lock per set of topics: one relay publishes them, whichever process it is in. */
+function lockKeyFor(topics: readonly string[]): number {
+  return createHash('sha256')
+    .update([...topics].sort().join('\n'))
+    .digest()
+    .readInt32BE(0);
+}
+
 /**
- * Runs the outbox relay in this process. Every process that writes the outbox runs one; an
- * advisory lock keeps exactly one of them publishing at a time.
+ * Runs the outbox relay for the topics this process writes. Every process that writes them runs
+ * one; an advisory lock keeps exactly one of them publishing at a time.
  */
 @Injectable()
 export class OutboxRelayService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -21,7 +41,12 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
   private readonly publisher: KafkaOutboxPublisher;
   private readonly relay: OutboxRelay;
 
-  constructor(postgres: Postgres, kafka: KafkaConnection, metrics: Metrics) {
+  constructor(
+    postgres: Postgres,
+    kafka: KafkaConnection,
+    metrics: Metrics,
+    @Inject(OUTBOX_RELAY_SETTINGS) settings: OutboxRelaySettings,
+  ) {
     const published = new Counter({
       name: 'netledger_outbox_published_total',
       help: 'Outbox messages published to Kafka.',
@@ -34,7 +59,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
     });
     this.publisher = new KafkaOutboxPublisher(kafka.kafka);
     this.relay = new OutboxRelay(postgres.pool, this.publisher, {
-      pollMs: 200,
+      // With offers, reading the table is only the fallback.
+      pollMs: settings.offers ? 1000 : 200,
+      topics: settings.topics,
+      offers: settings.offers ?? false,
+      lockKey: lockKeyFor(settings.topics),
       onError: (error) =>
         this.logger.warn(`relay: ${error instanceof Error ? error.message : String(error)}`),
       onPublished: (count, oldest) => {
@@ -42,6 +71,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
         if (oldest) lag.set((Date.now() - oldest.getTime()) / 1000);
       },
     });
+  }
+
+  /** Rows this process has just committed: published without being read back. */
+  offer(rows: readonly OfferedOutboxRow[]): void {
+    this.relay.offer(rows);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,5 +88,14 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
   }
 }
 
-@Module({ imports: [PostgresModule, KafkaModule], providers: [OutboxRelayService] })
-export class OutboxRelayModule {}
+@Module({})
+export class OutboxRelayModule {
+  static forTopics(settings: OutboxRelaySettings): DynamicModule {
+    return {
+      module: OutboxRelayModule,
+      imports: [PostgresModule, KafkaModule],
+      providers: [{ provide: OUTBOX_RELAY_SETTINGS, useValue: settings }, OutboxRelayService],
+      exports: [OutboxRelayService],
+    };
+  }
+}

@@ -1,6 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PgEventStore, type OutboxMessage, newEventId } from '@netledger/event-store';
-import { diffBodyKey, diffDigest, encodeDiffBody, partitionForKey, topicNames } from '@netledger/messaging';
+import { newEventId, PgEventStore, type OfferedOutboxRow, type OutboxMessage } from '@netledger/event-store';
+import {
+  diffBodyKey,
+  diffDigest,
+  encodeDiffBody,
+  encodeEventMessage,
+  partitionForKey,
+  topicNames,
+} from '@netledger/messaging';
 import {
   encodeNodeState,
   NODE_EVENT_VERSIONS,
@@ -68,17 +75,22 @@ export class PlannerStore {
     this.nodeDiffsPartitions = partitions;
   }
 
-  /** Commits one batch; throws (and writes nothing) when any node stream moved meanwhile. */
+  /**
+   * Commits one batch; throws (and writes nothing) when any node stream moved meanwhile. Returns
+   * the outbox rows written, in order, for the relay to publish without reading them back.
+   */
   async commit(
     revisions: readonly NodeRevision[],
     folded: ReadonlyMap<string, number>,
     config: { proxy: ProxyConfig; overlay: OverlayConfig },
-  ): Promise<RecordedEvent[]> {
+  ): Promise<OfferedOutboxRow[]> {
     // One change usually gives thousands of nodes the same diff: it is stored and sent once.
     const bodies = new Map<string, { json: string; partitions: Set<number> }>();
+    const digestOf = new Map<string, string>();
     const digests = revisions.map((r) => {
       const json = JSON.stringify(r.diff);
-      const digest = diffDigest(json);
+      let digest = digestOf.get(json);
+      if (digest === undefined) digestOf.set(json, (digest = diffDigest(json)));
       let body = bodies.get(digest);
       if (!body) bodies.set(digest, (body = { json, partitions: new Set() }));
       body.partitions.add(partitionForKey(r.node, this.nodeDiffsPartitions));
@@ -137,17 +149,18 @@ export class PlannerStore {
           };
         }),
       );
-      await this.store.enqueue(client, bodyMessages);
-      // Each revision's event is the node-diffs message: the relay reads it from the events table.
-      await this.store.enqueueEvents(
+      const bodyIds = await this.store.enqueue(client, bodyMessages);
+      // Each revision's event is the node-diffs message: a relay reading the table builds it from there.
+      const revisionMessages = recorded.map((event, i) => ({
+        topic: this.topics.nodeDiffs,
+        key: revisions[i]!.node,
+        event,
+      }));
+      const revisionIds = await this.store.enqueueEvents(
         client,
-        recorded.map((event, i) => ({
-          topic: this.topics.nodeDiffs,
-          key: revisions[i]!.node,
-          eventPosition: event.position,
-        })),
+        revisionMessages.map((m) => ({ topic: m.topic, key: m.key, eventPosition: m.event.position })),
       );
-      await this.store.enqueue(client, snapshotMessages);
+      const snapshotIds = await this.store.enqueue(client, snapshotMessages);
       if (folded.size > 0) {
         await client.query(
           `INSERT INTO planner_streams (stream_id, version) SELECT * FROM unnest($1::text[], $2::bigint[])
@@ -160,7 +173,14 @@ export class PlannerStore {
          ON CONFLICT (id) DO UPDATE SET proxy = EXCLUDED.proxy, overlay = EXCLUDED.overlay`,
         [JSON.stringify(config.proxy), JSON.stringify(config.overlay)],
       );
-      return recorded;
+      return [
+        ...bodyMessages.map((message, i) => ({ id: bodyIds[i]!, message })),
+        ...revisionMessages.map((m, i) => ({
+          id: revisionIds[i]!,
+          message: { topic: m.topic, key: m.key, value: encodeEventMessage(m.event) },
+        })),
+        ...snapshotMessages.map((message, i) => ({ id: snapshotIds[i]!, message })),
+      ];
     });
   }
 

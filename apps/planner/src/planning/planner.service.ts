@@ -8,7 +8,7 @@ import {
 import { decodeEventMessage, ensureTopics, topicNames } from '@netledger/messaging';
 import { canonicalJson, type RecordedEvent } from '@netledger/model';
 import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
-import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
+import { HealthRegistry, KafkaConnection, Metrics, OutboxRelayService } from '@netledger/service';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
@@ -36,6 +36,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private lastFlushAt = -Infinity;
   private ready = false;
   private readonly eventsTotal: Counter;
   private readonly nodesAffected: Histogram;
@@ -46,6 +47,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly store: PlannerStore,
     private readonly kafka: KafkaConnection,
+    private readonly relay: OutboxRelayService,
     health: HealthRegistry,
     metrics: Metrics,
     @Inject(PLANNER_SETTINGS) private readonly settings: PlannerSettings,
@@ -193,22 +195,32 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       // Moves the fetch position on; the offset is committed only once the batch is stored.
       resolveOffset(message.offset);
     }
-    if (this.pending.length >= this.settings.maxBatchEvents) this.schedule(0);
-    else if (this.pending.length > 0) this.schedule(this.settings.batchWindowMs);
+    if (this.pending.length > 0) this.schedule();
     await heartbeat();
   }
 
-  private schedule(ms: number): void {
-    if (this.timer && ms > 0) return;
+  /**
+   * kube-proxy's minSyncPeriod, as its BoundedFrequencyRunner does it: after a quiet spell a batch
+   * goes at once; events within the window after the last flush wait for its end and go together,
+   * as do all that arrive while a flush is running (the batch is taken when its flush starts).
+   */
+  private schedule(): void {
+    const full = this.pending.length >= this.settings.maxBatchEvents;
+    if (this.timer && !full) return;
     clearTimeout(this.timer);
+    const wait = full ? 0 : Math.max(0, this.lastFlushAt + this.settings.batchWindowMs - performance.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const batch = this.pending;
-      this.pending = [];
       this.flushing = this.flushing
-        .then(() => this.flush(batch))
+        .then(() => {
+          const batch = this.pending;
+          this.pending = [];
+          if (batch.length === 0) return;
+          this.lastFlushAt = performance.now();
+          return this.flush(batch);
+        })
         .catch((error: unknown) => this.failed(error));
-    }, ms);
+    }, wait);
   }
 
   private async flush(batch: Pending[]): Promise<void> {
@@ -225,10 +237,11 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const computed = performance.now();
     this.syncDuration.observe((computed - started) / 1000);
     if (revisions.length > 0 || folded.size > 0) {
-      await this.store.commit(revisions, folded, {
+      const written = await this.store.commit(revisions, folded, {
         proxy: this.settings.proxyConfig,
         overlay: this.settings.overlayConfig,
       });
+      this.relay.offer(written);
     }
     this.commitDuration.observe((performance.now() - computed) / 1000);
     this.nodesAffected.observe(revisions.length);
