@@ -15,6 +15,8 @@ export class AppProcess {
   ) {}
 
   async start(): Promise<void> {
+    // A restarted process must say it started again: earlier output does not count.
+    const from = this.output.length;
     this.child = spawn(process.execPath, [join(repo, 'apps', this.app, 'dist', 'main.js')], {
       env: { ...process.env, ...this.env, HTTP_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -22,11 +24,18 @@ export class AppProcess {
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     const deadline = Date.now() + 30_000;
-    while (!/started; health on/.test(this.output)) {
+    while (!/started; health on/.test(this.output.slice(from))) {
       if (this.child.exitCode !== null) throw new Error(`${this.app} exited: ${this.output.slice(-2000)}`);
       if (Date.now() > deadline) throw new Error(`${this.app} did not start: ${this.output.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The HTTP port it listens on (it is started on a free one). */
+  get port(): number {
+    const ports = [...this.output.matchAll(/health on http:\/\/[^:]+:(\d+)\//g)];
+    if (ports.length === 0) throw new Error(`${this.app} has not said its port: ${this.output.slice(-2000)}`);
+    return Number(ports.at(-1)![1]);
   }
 
   /** SIGKILL: no shutdown hook runs, whatever was in flight is lost. */

@@ -1,0 +1,232 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeNodeState, type NodeState } from '@netledger/model';
+import { nodeStatesEqual } from '@netledger/planner-core';
+import { AppProcess } from '../support/app-process';
+import { KubeControlPlane, OwnKafkaBroker } from '../support/kube-control-plane';
+import { planFromScratch, READER_TOKEN } from '../support/pipeline';
+import { createTestDatabase, uniqueSuffix } from '../support/services';
+
+/**
+ * The whole system against a real kube-apiserver (built from k8s.io/kubernetes by scripts/kube):
+ * kubectl changes flow through the ingester, the event store, the planner, Kafka and the
+ * executors, and the API shows every node's desired and applied revision converging on the
+ * from-scratch plan of what the apiserver holds. The broker is one of the test's own, so that it
+ * can be restarted without disturbing other tests.
+ */
+const NODES = ['node-a', 'node-b', 'node-c'];
+const demoCluster = readFileSync(join(__dirname, '..', '..', 'scripts', 'demo-cluster.yaml'), 'utf8');
+
+let kube: KubeControlPlane;
+let broker: OwnKafkaBroker;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let ingester: AppProcess;
+let planner: AppProcess;
+let api: AppProcess;
+const executors: AppProcess[] = [];
+
+beforeAll(async () => {
+  kube = new KubeControlPlane();
+  broker = new OwnKafkaBroker();
+  await Promise.all([kube.up(), broker.up()]);
+  db = await createTestDatabase();
+  const prefix = `kube-${uniqueSuffix()}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: broker.brokers,
+    KUBECONFIG: kube.ingesterKubeconfig,
+    NETLEDGER_TOPIC_PREFIX: prefix,
+    CLUSTER_EVENTS_PARTITIONS: '4',
+    NODE_DIFFS_PARTITIONS: '4',
+    PLANNER_GROUP: `planner-${prefix}`,
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    API_TOKENS: `${READER_TOKEN}:reader`,
+    API_STATUS_GROUP: `api-${prefix}`,
+    CLUSTER_CIDR: '10.244.0.0/16',
+    LOG_FORMAT: 'text',
+  };
+  ingester = new AppProcess('ingester', env);
+  planner = new AppProcess('planner', env);
+  api = new AppProcess('api', env);
+  await ingester.start();
+  await planner.start();
+  await api.start();
+  const stateDir = mkdtempSync(join(tmpdir(), 'nl-kube-executors-'));
+  for (const node of NODES) {
+    const executor = new AppProcess('executor', {
+      ...env,
+      NODE_NAME: node,
+      DRY_RUN: 'true',
+      STATE_FILE: join(stateDir, `${node}.json`),
+    });
+    await executor.start();
+    executors.push(executor);
+  }
+}, 300_000);
+
+afterAll(async () => {
+  for (const app of [...executors, api, planner, ingester]) await app?.stop().catch(() => undefined);
+  await Promise.allSettled([kube?.down(), broker?.down()]);
+  await db?.drop();
+}, 120_000);
+
+async function apiGet<T>(path: string): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
+    headers: { authorization: `Bearer ${READER_TOKEN}` },
+  });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** What the apiserver holds now, as `kubectl get -o json` gives it. */
+async function clusterObjects(): Promise<Record<string, unknown>[]> {
+  const list = JSON.parse(
+    await kube.kubectl(['get', 'nodes,services,endpointslices', '--all-namespaces', '-o', 'json']),
+  ) as { items: Record<string, unknown>[] };
+  return list.items;
+}
+
+interface NodeRow {
+  name: string;
+  desiredRevision: number;
+  appliedRevision: number | null;
+}
+
+/**
+ * Whether every node's desired state (the API) equals the from-scratch plan of the apiserver's
+ * objects, and its executor has applied that revision. Returns what differs, for the message.
+ */
+async function divergence(): Promise<string | undefined> {
+  const expected = planFromScratch(await clusterObjects());
+  const rows = (await apiGet<{ nodes: NodeRow[] }>('/v1/nodes')).nodes;
+  for (const [node, state] of expected) {
+    const row = rows.find((r) => r.name === node);
+    if (!row) return `${node} is not listed`;
+    const served = await apiGet<{ revision: number; state: unknown }>(`/v1/nodes/${node}/state`);
+    const desired: NodeState = decodeNodeState(served.state);
+    if (!nodeStatesEqual(desired, state))
+      return `${node}: desired state at #${served.revision} is not the plan`;
+    if (row.appliedRevision !== row.desiredRevision)
+      return `${node}: applied #${row.appliedRevision} of desired #${row.desiredRevision}`;
+  }
+  return undefined;
+}
+
+async function converge(timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | undefined = 'not checked';
+  while (Date.now() < deadline) {
+    try {
+      last = await divergence();
+      if (last === undefined) return;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`did not converge within ${timeoutMs} ms: ${last}`);
+}
+
+/** kubectl, retried while the apiserver is away: the change is made, however long that takes. */
+async function kubectlUntilDone(args: string[], input?: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await kube.kubectl(args, input);
+      return;
+    } catch (error) {
+      if (attempt > 240) throw error;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+function webSlice(ips: readonly string[]): string {
+  return JSON.stringify({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { namespace: 'default', name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: ips.map((ip, i) => ({
+      addresses: [ip],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: NODES[i % NODES.length],
+    })),
+  });
+}
+
+describe('Netledger against a real kube-apiserver', () => {
+  it('turns kubectl apply and delete of Nodes, Services and EndpointSlices into every node state, applied', async () => {
+    await kube.kubectl(['apply', '-f', '-'], demoCluster);
+    await kube.kubectl([
+      'patch',
+      'service',
+      'shop',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.10"}]}}}',
+    ]);
+    await converge();
+    const web = await apiGet<{ state: unknown }>('/v1/nodes/node-a/state');
+    const rules = [...decodeNodeState(web.state).chains.values()].flatMap((c) => c.rules);
+    expect(rules.some((r) => r.includes('default/web:http cluster IP'))).toBe(true);
+    expect(rules.some((r) => r.includes('198.51.100.10'))).toBe(true);
+
+    await kube.kubectl(['delete', 'service', 'api']);
+    await kube.kubectl(['delete', 'endpointslice', 'api-1']);
+    await kube.kubectl(['delete', 'node', 'node-c']);
+    await converge();
+    const after = await apiGet<{ state: unknown }>('/v1/nodes/node-a/state');
+    const rulesAfter = [...decodeNodeState(after.state).chains.values()].flatMap((c) => c.rules);
+    expect(rulesAfter.some((r) => r.includes('default/api:http'))).toBe(false);
+    // node-a no longer routes to node-c's pods.
+    expect(decodeNodeState(after.state).routes.size).toBe(1);
+    await kubectlUntilDone(['apply', '-f', '-'], demoCluster);
+    await converge();
+  }, 300_000);
+
+  it('loses nothing while the apiserver, the ingester, the planner and the broker restart in turn', async () => {
+    let streaming = true;
+    let changes = 0;
+    const stream = (async () => {
+      while (streaming) {
+        const n = 1 + (changes % 6);
+        const ips = Array.from({ length: n }, (_, i) => `10.244.${1 + (i % 3)}.${100 + changes}`);
+        await kubectlUntilDone(['apply', '-f', '-'], webSlice(ips));
+        if (changes % 4 === 0) {
+          await kubectlUntilDone(['create', 'service', 'clusterip', `churn-${changes}`, '--tcp=80:8080']);
+        }
+        changes++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      await pause(2000);
+      await kube.stopApiserver();
+      await pause(3000);
+      await kube.startApiserver();
+      await pause(2000);
+      await ingester.kill();
+      await pause(1000);
+      await ingester.start();
+      await pause(2000);
+      await planner.kill();
+      await pause(1000);
+      await planner.start();
+      await pause(2000);
+      await broker.stop();
+      await pause(2000);
+      await broker.start();
+      await pause(3000);
+    } finally {
+      streaming = false;
+      await stream;
+    }
+    expect(changes).toBeGreaterThan(10);
+    await converge(180_000);
+  }, 600_000);
+});
