@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Consumer, EachMessagePayload, Kafka } from 'kafkajs';
-import { ensureTopics, type TopicSpec } from '@netledger/messaging';
+import { ensureTopics, subscribeWhenKnown, type TopicSpec } from '@netledger/messaging';
 import { testKafka, uniqueSuffix, uniqueTopic } from '../support/services';
 
 /** Consumes until `count` messages arrived; resolves with them in arrival order. */
@@ -85,6 +85,32 @@ describe('Kafka (KafkaJS 2.2.4) against the real broker', () => {
     } finally {
       await producer.disconnect();
       await freshAdmin.disconnect();
+    }
+  });
+
+  it('a consumer subscribes to a topic another client creates a moment later, and reads it', async () => {
+    const topic = uniqueTopic('late');
+    const consumer = kafka.consumer({ groupId: `test-${uniqueSuffix()}`, allowAutoTopicCreation: false });
+    await consumer.connect();
+    try {
+      // The plain subscribe refuses a topic the broker does not know (what stopped the planner).
+      await expect(consumer.subscribe({ topic, fromBeginning: true })).rejects.toMatchObject({
+        type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      });
+      const subscribed = subscribeWhenKnown(consumer, { topic, fromBeginning: true });
+      await new Promise((r) => setTimeout(r, 1000));
+      await ensureTopics(admin, [{ name: topic, partitions: 1, config: {} }]);
+      await subscribed;
+      const seen = new Promise<string>((resolve) => {
+        void consumer.run({ eachMessage: async ({ message }) => resolve(message.value!.toString()) });
+      });
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic, messages: [{ value: 'hello' }] });
+      await producer.disconnect();
+      expect(await seen).toBe('hello');
+    } finally {
+      await consumer.disconnect();
     }
   });
 

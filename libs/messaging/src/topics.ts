@@ -1,4 +1,4 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Admin, Consumer, ITopicConfig } from 'kafkajs';
 
 /** A topic Netledger owns, with the settings it is created with. */
 export interface TopicSpec {
@@ -73,5 +73,28 @@ export async function waitForLeaders(
       throw new Error(`Kafka topics ${names.join(', ')} have no leaders after ${timeoutMs} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Subscribes once the broker knows the topic. A KRaft broker can answer UNKNOWN_TOPIC_OR_PARTITION
+ * for a topic another client has just created (seen on a cold broker in the demo: the planner
+ * exited when it subscribed to cluster-events right after the ingester made it); KafkaJS's
+ * subscribe does not retry that.
+ */
+export async function subscribeWhenKnown(
+  consumer: Consumer,
+  subscription: { topic: string; fromBeginning: boolean },
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await consumer.subscribe(subscription);
+      return;
+    } catch (error) {
+      if (!NOT_YET.has((error as { type?: string }).type ?? '') || Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ensureTopics, nodeStatusTopic } from '@netledger/messaging';
+import { ensureTopics, nodeStatusTopic, subscribeWhenKnown } from '@netledger/messaging';
 import { isDns1123Subdomain } from '@netledger/model';
 import { KafkaConnection, Postgres } from '@netledger/service';
 import type { Consumer } from 'kafkajs';
@@ -34,7 +34,7 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
     }
     this.consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: spec.name, fromBeginning: true });
+    await subscribeWhenKnown(this.consumer, { topic: spec.name, fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ message }) => {
         const node = message.key?.toString() ?? '';

@@ -6,6 +6,7 @@ import {
   diffBodyKeyDigest,
   isDiffBodyKey,
   partitionForKey,
+  subscribeWhenKnown,
 } from '@netledger/messaging';
 import type { NodeDiff, NodeSnapshot, NodeStateChanged } from '@netledger/model';
 import { singlePartitionAssigner } from './single-partition-assigner';
@@ -55,7 +56,7 @@ export class NodeFeed {
       heartbeatInterval: Math.min(3000, Math.floor(this.sessionTimeoutMs / 5)),
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topics.nodeDiffs, fromBeginning: true });
+    await subscribeWhenKnown(this.consumer, { topic: this.topics.nodeDiffs, fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ message }) => {
         const key = message.key?.toString();
@@ -100,7 +101,7 @@ export class NodeFeed {
     let latest: NodeSnapshot | undefined;
     await consumer.connect();
     try {
-      await consumer.subscribe({ topic, fromBeginning: true });
+      await subscribeWhenKnown(consumer, { topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('reading node-snapshots timed out')), 60_000);
         consumer

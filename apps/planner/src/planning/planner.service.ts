@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { decodeEventMessage, ensureTopics, topicNames } from '@netledger/messaging';
+import { decodeEventMessage, ensureTopics, subscribeWhenKnown, topicNames } from '@netledger/messaging';
 import { canonicalJson, type RecordedEvent } from '@netledger/model';
 import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
 import { HealthRegistry, KafkaConnection, Metrics, OutboxRelayService } from '@netledger/service';
@@ -129,7 +129,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       heartbeatInterval: Math.min(3000, Math.floor(this.settings.sessionTimeoutMs / 5)),
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: topics.clusterEvents, fromBeginning: true });
+    await subscribeWhenKnown(this.consumer, { topic: topics.clusterEvents, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
