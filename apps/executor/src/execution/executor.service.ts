@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
-import { ensureTopics, nodeStatusTopic, topicNames } from '@netledger/messaging';
+import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
 import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
@@ -65,9 +65,29 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
 
   onApplicationBootstrap(): void {
     // In the background: the process serves health while it waits for the planner's topics.
-    this.running = this.run().catch((error: unknown) => {
-      this.logger.error(`executor stopped: ${error instanceof Error ? error.message : String(error)}`);
-    });
+    this.running = this.runUntilStarted();
+  }
+
+  /**
+   * Starts again after a failed start (a broker still electing leaders, the API away) instead of
+   * living on without applying anything; readiness says it is not synced meanwhile.
+   */
+  private async runUntilStarted(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.run();
+        return;
+      } catch (error) {
+        this.logger.error(
+          `could not start (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}; trying again in 2 s`,
+        );
+        await this.feed?.stop().catch(() => undefined);
+        await this.producer?.disconnect().catch(() => undefined);
+        this.feed = undefined;
+        this.producer = undefined;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
   }
 
   private running: Promise<void> | undefined;
@@ -88,6 +108,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
           this.logger.log(`waiting for the planner's topics (${topics.nodeDiffs}, ${topics.nodeSnapshots})`);
         await new Promise((r) => setTimeout(r, 1000));
       }
+      // Listed is not yet served: a cold broker answers NOT_LEADER until the partitions have leaders.
+      await waitForLeaders(admin, [topics.nodeDiffs, topics.nodeSnapshots]);
     } finally {
       await admin.disconnect();
     }
