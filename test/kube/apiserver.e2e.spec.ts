@@ -30,7 +30,8 @@ const executors: AppProcess[] = [];
 beforeAll(async () => {
   kube = new KubeControlPlane();
   broker = new OwnKafkaBroker();
-  await Promise.all([kube.up(), broker.up()]);
+  const started = await Promise.allSettled([kube.up(), broker.up()]);
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
   db = await createTestDatabase();
   const prefix = `kube-${uniqueSuffix()}`;
   const env: Record<string, string> = {
@@ -142,6 +143,15 @@ async function kubectlUntilDone(args: string[], input?: string): Promise<void> {
   }
 }
 
+function churnService(n: number): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace: 'default', name: `churn-${n}` },
+    spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+  });
+}
+
 function webSlice(ips: readonly string[]): string {
   return JSON.stringify({
     apiVersion: 'discovery.k8s.io/v1',
@@ -196,9 +206,8 @@ describe('Netledger against a real kube-apiserver', () => {
         const n = 1 + (changes % 6);
         const ips = Array.from({ length: n }, (_, i) => `10.244.${1 + (i % 3)}.${100 + changes}`);
         await kubectlUntilDone(['apply', '-f', '-'], webSlice(ips));
-        if (changes % 4 === 0) {
-          await kubectlUntilDone(['create', 'service', 'clusterip', `churn-${changes}`, '--tcp=80:8080']);
-        }
+        // apply, not create: a retry after a create that did land must not fail.
+        if (changes % 4 === 0) await kubectlUntilDone(['apply', '-f', '-'], churnService(changes));
         changes++;
         await new Promise((r) => setTimeout(r, 200));
       }

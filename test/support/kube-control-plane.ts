@@ -45,15 +45,13 @@ async function script(name: string, args: string[], env: Record<string, string>,
  */
 export class KubeControlPlane {
   readonly dir = mkdtempSync(join(tmpdir(), 'nl-kube-'));
-  private env: Record<string, string> = {};
+  // The state directory from the start: a clean-up before `up` must not touch the default one.
+  private readonly env: Record<string, string> = { NETLEDGER_KUBE_DIR: this.dir };
 
   async up(): Promise<void> {
-    const [apiserver, etcd] = [await freePort(), await freePort()];
-    this.env = {
-      NETLEDGER_KUBE_DIR: this.dir,
-      NETLEDGER_APISERVER_PORT: String(apiserver),
-      NETLEDGER_ETCD_PORT: String(etcd),
-    };
+    this.env.NETLEDGER_APISERVER_PORT = String(await freePort());
+    this.env.NETLEDGER_ETCD_PORT = String(await freePort());
+    this.env.NETLEDGER_ETCD_PEER_PORT = String(await freePort());
     await script('kube', ['up'], this.env);
   }
 
@@ -87,16 +85,14 @@ export class KubeControlPlane {
 /** A Kafka broker of the test's own (scripts/services kafka-up), so that it can be restarted. */
 export class OwnKafkaBroker {
   readonly dir = mkdtempSync(join(tmpdir(), 'nl-kafka-'));
-  private env: Record<string, string> = {};
+  // The run directory from the start: a clean-up before `up` must not stop the shared broker.
+  private readonly env: Record<string, string> = { NETLEDGER_RUN_DIR: this.dir };
   brokers = '';
 
   async up(): Promise<void> {
-    const [port, controller] = [await freePort(), await freePort()];
-    this.env = {
-      NETLEDGER_RUN_DIR: this.dir,
-      NETLEDGER_KAFKA_PORT: String(port),
-      NETLEDGER_KAFKA_CONTROLLER_PORT: String(controller),
-    };
+    const port = await freePort();
+    this.env.NETLEDGER_KAFKA_PORT = String(port);
+    this.env.NETLEDGER_KAFKA_CONTROLLER_PORT = String(await freePort());
     this.brokers = `127.0.0.1:${port}`;
     await this.start();
   }

@@ -197,11 +197,11 @@ export class PgEventStore {
     // One JSON document rather than seven arrays: PostgreSQL parses it in one pass, where array
     // input unquotes every element and then parses each data and metadata value again (~10 ms less
     // for a 5,000-event planner batch).
-    const inserted = await client.query<{ position: string; recorded_at: Date }>(
+    const inserted = await client.query<{ event_id: string; position: string; recorded_at: Date }>(
       `INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata)
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, stream_id text,
          stream_version bigint, type text, schema_version int, data jsonb, metadata jsonb)
-       RETURNING position, recorded_at`,
+       RETURNING event_id, position, recorded_at`,
       [
         JSON.stringify(
           flat.map((e) => ({
@@ -217,18 +217,24 @@ export class PgEventStore {
       ],
     );
     await client.query(`SELECT pg_notify('${EVENTS_CHANNEL}', '')`);
-    // A plain INSERT ... SELECT from a set-returning function keeps its order in RETURNING.
-    return flat.map((e, i) => ({
-      eventId: e.eventId,
-      type: e.type,
-      schemaVersion: e.schemaVersion,
-      data: e.data,
-      metadata: e.metadata,
-      streamId: e.streamId,
-      streamVersion: e.streamVersion,
-      position: Number(inserted.rows[i]!.position),
-      recordedAt: inserted.rows[i]!.recorded_at,
-    }));
+    // Matched by event id: RETURNING's row order is what PostgreSQL does, not what it promises.
+    // (PostgreSQL gives uuids back in canonical form, whatever form they were given in.)
+    const uuidKey = (id: string) => id.toLowerCase().replace(/[^0-9a-f]/g, '');
+    const byId = new Map(inserted.rows.map((r) => [uuidKey(r.event_id), r]));
+    return flat.map((e) => {
+      const row = byId.get(uuidKey(e.eventId))!;
+      return {
+        eventId: e.eventId,
+        type: e.type,
+        schemaVersion: e.schemaVersion,
+        data: e.data,
+        metadata: e.metadata,
+        streamId: e.streamId,
+        streamVersion: e.streamVersion,
+        position: Number(row.position),
+        recordedAt: row.recorded_at,
+      };
+    });
   }
 
   /** Records outbox messages whose values are recorded events, in the caller's transaction. */

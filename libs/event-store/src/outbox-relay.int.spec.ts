@@ -228,4 +228,26 @@ describe('transactional outbox relay', () => {
     );
     expect(rows[0].n).toBe(0);
   });
+
+  it('with offers, still publishes rows of a second writer that commits a lower id late', async () => {
+    const topic = uniqueTopic('outbox-late');
+    await ensureTopics(admin, [{ name: topic, partitions: 1, config: {} }]);
+    const relay = new OutboxRelay(pool, publisher, { topics: [topic], offers: true, pollMs: 20 });
+    await relay.start();
+    const late = await pool.connect();
+    try {
+      // The late writer takes its ids first and commits last.
+      await late.query('BEGIN');
+      await store.enqueue(late, [{ topic, key: 'k', value: 'late' }]);
+      const ids = await store.transaction((c) => store.enqueue(c, [{ topic, key: 'k', value: 'early' }]));
+      relay.offer([{ id: ids[0]!, message: { topic, key: 'k', value: 'early' } }]);
+      await new Promise((r) => setTimeout(r, 300));
+      await late.query('COMMIT');
+    } finally {
+      late.release();
+    }
+    const seen = await readTopic(kafka, topic, 2, 10_000);
+    await relay.stop();
+    expect(seen.map(([, value]) => value).sort()).toEqual(['early', 'late']);
+  });
 });

@@ -3,6 +3,7 @@ import { COMMITTED_BEFORE_RUNNING, type OutboxMessage } from './event-store';
 import { EventsListener } from './events-listener';
 
 const DEFAULT_BATCH = 5000;
+const FULL_READ_EVERY = 30;
 
 /** Where outbox messages go (Kafka, in production: see @netledger/messaging). */
 export interface OutboxPublisher {
@@ -50,8 +51,11 @@ interface OutboxRow {
  *
  * A writer may `offer` the rows it has just committed: when no older row is unsent, the relay
  * publishes them from memory instead of reading them back (the planner's latency path). The table
- * stays the truth: an offer the relay cannot use is dropped and the rows are read as usual. This
- * keeps per-key order as long as each key has one writer at a time, which holds for the planner.
+ * stays the truth: an offer the relay cannot use is dropped and the rows are read as usual. The
+ * writer must serialise its commits (the planner takes an advisory lock in each), so that
+ * outbox id order is commit order; per-key order then holds. In this mode notifications are not
+ * listened to: a relay that is not in the writer's process (a standby that took over) reads the
+ * table every pollMs.
  */
 export class OutboxRelay {
   private running = false;
@@ -60,6 +64,7 @@ export class OutboxRelay {
   private offered: OfferedOutboxRow[] = [];
   /** The highest id this relay published: an offer can come after a timed read already sent it. */
   private lastSentId = 0n;
+  private reads = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -95,10 +100,12 @@ export class OutboxRelay {
   async relayOnce(): Promise<number> {
     const offered = this.offered.filter((r) => BigInt(r.id) > this.lastSentId);
     this.offered = [];
-    if (offered.length > 0 && (await this.nothingUnsentBefore(offered[0]!.id))) {
+    const ids = offered.map((r) => BigInt(r.id));
+    const first = ids.reduce((a, b) => (b < a ? b : a), ids[0] ?? 0n);
+    if (offered.length > 0 && (await this.nothingUnsentBefore(first))) {
       await this.publisher.publish(offered.map((r) => r.message));
       await this.markSent(offered.map((r) => r.id));
-      this.sent(offered.at(-1)!.id);
+      this.sent(String(ids.reduce((a, b) => (b > a ? b : a))));
       this.options.onPublished?.(offered.length, undefined);
       return offered.length;
     }
@@ -110,8 +117,8 @@ export class OutboxRelay {
    * is scanned: the unsent-rows index keeps entries of sent rows until a vacuum, and one planner
    * batch leaves thousands of them.
    */
-  private async nothingUnsentBefore(id: string): Promise<boolean> {
-    const params: unknown[] = [String(this.lastSentId), id];
+  private async nothingUnsentBefore(id: bigint): Promise<boolean> {
+    const params: unknown[] = [String(this.lastSentId), String(id)];
     const { rows } = await this.pool.query(
       `SELECT 1 FROM outbox WHERE sent_at IS NULL AND id > $1 AND id < $2 ${this.topicCondition('topic', params)} LIMIT 1`,
       params,
@@ -139,9 +146,13 @@ export class OutboxRelay {
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
     // Rows that reference an event get it as JSON built by PostgreSQL (the shape encodeEventMessage gives).
     const params: unknown[] = [batchSize];
-    // With one writer offering its rows, nothing before the last row sent is still unsent; starting
-    // there skips the index entries that sent rows leave until a vacuum.
-    const after = this.options.offers ? `AND o.id > ${this.lastSentId}` : '';
+    // With one writer offering its rows (its commits serialised, so id order is commit order),
+    // nothing before the last row sent is still unsent; starting there skips the index entries
+    // that sent rows leave until a vacuum. Every FULL_READ_EVERY-th read looks at all rows anyway,
+    // should a second writer ever have committed a lower id late.
+    this.reads++;
+    const after =
+      this.options.offers && this.reads % FULL_READ_EVERY !== 0 ? `AND o.id > ${this.lastSentId}` : '';
     const { rows } = await this.pool.query<OutboxRow>(
       `SELECT o.id, o.topic, o.key, o.headers, o.created_at, o.partition,
          coalesce(o.value, json_build_object(

@@ -81,6 +81,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
         this.logger.error(
           `could not start (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}; trying again in 2 s`,
         );
+        this.started = false;
         await this.feed?.stop().catch(() => undefined);
         await this.producer?.disconnect().catch(() => undefined);
         this.feed = undefined;

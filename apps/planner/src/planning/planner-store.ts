@@ -22,6 +22,9 @@ import {
 import type { NodeRevision } from '@netledger/planner-core';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
 
+/** Advisory lock (transaction scope) that serialises planner commits. */
+const PLANNER_COMMIT_LOCK = 7_460_337_003;
+
 /** What the planner's store holds: folded cluster streams, node revisions, last configuration. */
 export interface PlannerRestore {
   readonly objects: RecordedEvent[];
@@ -112,6 +115,9 @@ export class PlannerStore {
     // Encoded before the transaction: the streams' rows stay locked only for the writes.
     const snapshotMessages = this.snapshotMessages(revisions);
     return this.store.transaction(async (client) => {
+      // One planner commit at a time, even with two planners up: outbox ids are then in commit
+      // order, which the relay's offered path relies on (a lower id can never commit late).
+      await client.query('SELECT pg_advisory_xact_lock($1)', [PLANNER_COMMIT_LOCK]);
       if (bodies.size > 0) {
         await client.query(
           `INSERT INTO node_diff_bodies (digest, body) SELECT * FROM unnest($1::text[], $2::jsonb[]) ON CONFLICT DO NOTHING`,

@@ -208,19 +208,33 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const full = this.pending.length >= this.settings.maxBatchEvents;
     if (this.timer && !full) return;
     clearTimeout(this.timer);
-    const wait = full ? 0 : Math.max(0, this.lastFlushAt + this.settings.batchWindowMs - performance.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flushing = this.flushing
-        .then(() => {
-          const batch = this.pending;
-          this.pending = [];
-          if (batch.length === 0) return;
-          this.lastFlushAt = performance.now();
-          return this.flush(batch);
-        })
-        .catch((error: unknown) => this.failed(error));
-    }, wait);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.flushing = this.flushing
+          .then(() => this.flushPending())
+          .catch((error: unknown) => this.failed(error));
+      },
+      full ? 0 : this.windowLeft(),
+    );
+  }
+
+  private windowLeft(): number {
+    return Math.max(0, this.lastFlushAt + this.settings.batchWindowMs - performance.now());
+  }
+
+  /** Runs once the flushes before it are done; takes at most maxBatchEvents of what is pending. */
+  private async flushPending(): Promise<void> {
+    if (this.pending.length === 0) return;
+    // A step queued behind a short flush can come up inside that flush's window: it waits it out.
+    if (this.pending.length < this.settings.maxBatchEvents && this.windowLeft() > 0) {
+      this.schedule();
+      return;
+    }
+    const batch = this.pending.splice(0, this.settings.maxBatchEvents);
+    this.lastFlushAt = performance.now();
+    await this.flush(batch);
+    if (this.pending.length > 0) this.schedule();
   }
 
   private async flush(batch: Pending[]): Promise<void> {
