@@ -23,8 +23,8 @@ import { PLANNER_MIGRATIONS } from '../../apps/planner/src/planner.migrations';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
 
-/** Enough changes that p99 is not simply the slowest one. */
-const SAMPLES = 200;
+/** Enough changes that p99 is not simply the slowest one (BENCH_PLANNER_SAMPLES for a longer run). */
+const SAMPLES = Number(process.env.BENCH_PLANNER_SAMPLES ?? 200);
 /** Changes before the measured ones: the first few pay for connections and compilation. */
 const WARM_UP = 5;
 
