@@ -24,6 +24,22 @@ export interface OutboxEventReference {
   readonly eventPosition: number;
 }
 
+/**
+ * One outbox row for every event the writer's transaction appended between two positions, each
+ * published as its own message keyed by its stream's name (the stream id after the category:
+ * `node/a` is keyed `a`). Events of other transactions in that range are not included.
+ */
+export interface OutboxEventRange {
+  readonly topic: string;
+  readonly firstPosition: number;
+  readonly lastPosition: number;
+}
+
+/** The key a message of an OutboxEventRange gets: the stream id without its category. */
+export function streamName(streamId: string): string {
+  return streamId.slice(streamId.indexOf('/') + 1);
+}
+
 /** Outbox messages, or a function making them from the recorded events (to carry positions). */
 export type OutboxInput =
   readonly OutboxMessage[] | ((recorded: readonly RecordedEvent[]) => readonly OutboxMessage[]);
@@ -246,6 +262,15 @@ export class PgEventStore {
       [references.map((r) => r.topic), references.map((r) => r.key), references.map((r) => r.eventPosition)],
     );
     return rows.map((r) => r.id);
+  }
+
+  /** Records one outbox row for the events this transaction appended in a range (see OutboxEventRange). */
+  async enqueueEventRange(client: PoolClient, range: OutboxEventRange): Promise<string> {
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO outbox (topic, key, event_position, event_position_last) VALUES ($1, '', $2, $3) RETURNING id`,
+      [range.topic, range.firstPosition, range.lastPosition],
+    );
+    return rows[0]!.id;
   }
 
   /** Records outbox messages in the caller's transaction; returns their outbox ids, in order. */

@@ -250,4 +250,55 @@ describe('transactional outbox relay', () => {
     await relay.stop();
     expect(seen.map(([, value]) => value).sort()).toEqual(['early', 'late']);
   });
+
+  it("publishes one message per event of a range row, keyed by stream name, without other transactions' events", async () => {
+    const topic = uniqueTopic('outbox-range');
+    await ensureTopics(admin, [{ name: topic, partitions: 2, config: {} }]);
+    const event = (n: string) => ({
+      eventId: randomUUID(),
+      type: 'T',
+      schemaVersion: 1,
+      data: { n },
+      metadata: {},
+    });
+    const suffix = uniqueSuffix();
+    const writer = await pool.connect();
+    const other = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await other.query('BEGIN');
+      const first = await store.appendToStreams(writer, [
+        { streamId: `range/a-${suffix}`, expected: 0, events: [event('a')] },
+      ]);
+      // Another transaction's event lands between the writer's positions.
+      await store.appendToStreams(other, [
+        { streamId: `range/x-${suffix}`, expected: 0, events: [event('x')] },
+      ]);
+      const rest = await store.appendToStreams(writer, [
+        { streamId: `range/b-${suffix}`, expected: 0, events: [event('b')] },
+        { streamId: `range/c-${suffix}`, expected: 0, events: [event('c')] },
+      ]);
+      await store.enqueueEventRange(writer, {
+        topic,
+        firstPosition: first[0]!.position,
+        lastPosition: rest.at(-1)!.position,
+      });
+      await other.query('COMMIT');
+      await writer.query('COMMIT');
+    } finally {
+      writer.release();
+      other.release();
+    }
+    const relay = new OutboxRelay(pool, publisher, { topics: [topic], pollMs: 50 });
+    await relay.start();
+    const seen = await readTopic(kafka, topic, 3, 10_000);
+    await relay.stop();
+    expect(
+      seen.map(([key, value]) => [key, (JSON.parse(value) as { data: { n: string } }).data.n]).sort(),
+    ).toEqual([
+      [`a-${suffix}`, 'a'],
+      [`b-${suffix}`, 'b'],
+      [`c-${suffix}`, 'c'],
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { COMMITTED_BEFORE_RUNNING, type OutboxMessage } from './event-store';
+import { COMMITTED_BEFORE_RUNNING, streamName, type OutboxMessage } from './event-store';
 import { EventsListener } from './events-listener';
 
 const DEFAULT_BATCH = 5000;
@@ -39,10 +39,20 @@ interface OutboxRow {
   id: string;
   topic: string;
   key: string;
-  value: string;
+  value: string | null;
   headers: Record<string, string>;
   created_at: Date;
+  event_position: string | null;
+  event_position_last: string | null;
+  transaction_id: string;
 }
+
+/** A recorded event as message JSON, built by PostgreSQL (the shape encodeEventMessage gives). */
+const EVENT_JSON = `json_build_object(
+  'eventId', e.event_id, 'type', e.type, 'schemaVersion', e.schema_version, 'data', e.data,
+  'metadata', e.metadata, 'position', e.position, 'streamId', e.stream_id,
+  'streamVersion', e.stream_version,
+  'recordedAt', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
 
 /**
  * Publishes outbox rows in id order and marks them sent. At least once: a crash between publish
@@ -65,6 +75,8 @@ export class OutboxRelay {
   /** The highest id this relay published: an offer can come after a timed read already sent it. */
   private lastSentId = 0n;
   private reads = 0;
+  /** The last table read left rows for the next one. */
+  private morePending = false;
 
   constructor(
     private readonly pool: Pool,
@@ -107,6 +119,7 @@ export class OutboxRelay {
       await this.markSent(offered.map((r) => r.id));
       this.sent(String(ids.reduce((a, b) => (b > a ? b : a))));
       this.options.onPublished?.(offered.length, undefined);
+      this.morePending = false;
       return offered.length;
     }
     return this.relayFromTable();
@@ -144,7 +157,7 @@ export class OutboxRelay {
 
   private async relayFromTable(): Promise<number> {
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
-    // Rows that reference an event get it as JSON built by PostgreSQL (the shape encodeEventMessage gives).
+    // Rows that reference an event get it as JSON built by PostgreSQL; range rows are expanded below.
     const params: unknown[] = [batchSize];
     // With one writer offering its rows (its commits serialised, so id order is commit order),
     // nothing before the last row sent is still unsent; starting there skips the index entries
@@ -154,32 +167,47 @@ export class OutboxRelay {
     const after =
       this.options.offers && this.reads % FULL_READ_EVERY !== 0 ? `AND o.id > ${this.lastSentId}` : '';
     const { rows } = await this.pool.query<OutboxRow>(
-      `SELECT o.id, o.topic, o.key, o.headers, o.created_at, o.partition,
-         coalesce(o.value, json_build_object(
-           'eventId', e.event_id, 'type', e.type, 'schemaVersion', e.schema_version, 'data', e.data,
-           'metadata', e.metadata, 'position', e.position, 'streamId', e.stream_id,
-           'streamVersion', e.stream_version,
-           'recordedAt', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text) AS value
-       FROM outbox o LEFT JOIN events e ON e.position = o.event_position
+      `SELECT o.id, o.topic, o.key, o.headers, o.created_at, o.partition, o.event_position,
+         o.event_position_last, o.transaction_id::text AS transaction_id,
+         coalesce(o.value, CASE WHEN e.position IS NOT NULL THEN ${EVENT_JSON} END) AS value
+       FROM outbox o LEFT JOIN events e ON e.position = o.event_position AND o.event_position_last IS NULL
        WHERE o.sent_at IS NULL AND o.${COMMITTED_BEFORE_RUNNING} ${after} ${this.topicCondition('o.topic', params)}
        ORDER BY o.id LIMIT $1`,
       params,
     );
+    this.morePending = rows.length === batchSize;
     if (rows.length === 0) return 0;
-    await this.publisher.publish(
-      rows.map((r) => ({
+    // Rows are taken whole, in order, until the batch is full (a range row can bring thousands).
+    const messages: OutboxMessage[] = [];
+    const taken: OutboxRow[] = [];
+    for (const r of rows) {
+      if (taken.length > 0 && messages.length >= batchSize) {
+        this.morePending = true;
+        break;
+      }
+      taken.push(r);
+      const base = {
         topic: r.topic,
-        key: r.key,
-        value: r.value,
         headers: r.headers,
         ...(r.partition !== null ? { partition: r.partition } : {}),
-      })),
-    );
+      };
+      if (r.event_position_last === null) {
+        messages.push({ ...base, key: r.key, value: r.value! });
+        continue;
+      }
+      const events = await this.pool.query<{ stream_id: string; value: string }>(
+        `SELECT e.stream_id, ${EVENT_JSON} AS value FROM events e
+         WHERE e.position BETWEEN $1 AND $2 AND e.transaction_id = $3::xid8 ORDER BY e.position`,
+        [r.event_position, r.event_position_last, r.transaction_id],
+      );
+      for (const e of events.rows) messages.push({ ...base, key: streamName(e.stream_id), value: e.value });
+    }
+    await this.publisher.publish(messages);
     // NOTE: marked only after the broker acknowledged; a crash in between re-sends the batch.
-    await this.markSent(rows.map((r) => r.id));
-    this.sent(rows.at(-1)!.id);
-    this.options.onPublished?.(rows.length, rows[0]?.created_at);
-    return rows.length;
+    await this.markSent(taken.map((r) => r.id));
+    this.sent(taken.at(-1)!.id);
+    this.options.onPublished?.(messages.length, taken[0]?.created_at);
+    return messages.length;
   }
 
   private async run(): Promise<void> {
@@ -200,7 +228,7 @@ export class OutboxRelay {
         const leader = leaderSession !== undefined && this.listener.isCurrent(leaderSession);
         // A standby leaves the rows to the leader, which reads them from the table.
         if (!leader) this.offered = [];
-        if (leader && (await this.relayOnce()) === (this.options.batchSize ?? DEFAULT_BATCH)) continue;
+        if (leader && (await this.relayOnce()) > 0 && this.morePending) continue;
         if (leader && this.offered.length > 0) continue;
       } catch (error) {
         this.options.onError?.(error);

@@ -156,16 +156,22 @@ export class PlannerStore {
         }),
       );
       const bodyIds = await this.store.enqueue(client, bodyMessages);
-      // Each revision's event is the node-diffs message: a relay reading the table builds it from there.
+      // Each revision's event is the node-diffs message, keyed by node (its stream's name): one
+      // outbox row covers them all, and a relay reading the table builds them from the events.
       const revisionMessages = recorded.map((event, i) => ({
         topic: this.topics.nodeDiffs,
         key: revisions[i]!.node,
         event,
       }));
-      const revisionIds = await this.store.enqueueEvents(
-        client,
-        revisionMessages.map((m) => ({ topic: m.topic, key: m.key, eventPosition: m.event.position })),
-      );
+      const positions = recorded.map((e) => e.position);
+      const revisionsId =
+        recorded.length > 0
+          ? await this.store.enqueueEventRange(client, {
+              topic: this.topics.nodeDiffs,
+              firstPosition: Math.min(...positions),
+              lastPosition: Math.max(...positions),
+            })
+          : undefined;
       const snapshotIds = await this.store.enqueue(client, snapshotMessages);
       if (folded.size > 0) {
         await client.query(
@@ -181,8 +187,8 @@ export class PlannerStore {
       );
       return [
         ...bodyMessages.map((message, i) => ({ id: bodyIds[i]!, message })),
-        ...revisionMessages.map((m, i) => ({
-          id: revisionIds[i]!,
+        ...revisionMessages.map((m) => ({
+          id: revisionsId!,
           message: { topic: m.topic, key: m.key, value: encodeEventMessage(m.event) },
         })),
         ...snapshotMessages.map((message, i) => ({ id: snapshotIds[i]!, message })),
