@@ -127,7 +127,9 @@ async function converge(timeoutMs = 120_000): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`did not converge within ${timeoutMs} ms: ${last}`);
+  // What the moving parts said last: the way to tell a lost message from a stuck consumer.
+  const tails = [planner, ...executors].map((a) => `--- ${a.app}:\n${a.output.slice(-4000)}`).join('\n');
+  throw new Error(`did not converge within ${timeoutMs} ms: ${last}\n${tails}`);
 }
 
 /** kubectl, retried while the apiserver is away: the change is made, however long that takes. */

@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ensureTopics, nodeStatusTopic, subscribeWhenKnown } from '@netledger/messaging';
+import { ensureTopics, nodeStatusTopic, subscribeWhenKnown, whenConsumerStops } from '@netledger/messaging';
 import { isDns1123Subdomain } from '@netledger/model';
 import { KafkaConnection, Postgres } from '@netledger/service';
 import type { Consumer } from 'kafkajs';
@@ -32,10 +32,21 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
     } finally {
       await admin.disconnect();
     }
-    this.consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
-    await this.consumer.connect();
-    await subscribeWhenKnown(this.consumer, { topic: spec.name, fromBeginning: true });
-    await this.consumer.run({
+    await this.consume(spec.name);
+  }
+
+  /** A new consumer on node-status; made again whenever KafkaJS stops one for good. */
+  private async consume(topic: string): Promise<void> {
+    const consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
+    this.consumer = consumer;
+    whenConsumerStops(consumer, (error) => {
+      if (this.stopping) return;
+      this.logger.error(`the node-status consumer stopped (${error.message}); starting another`);
+      void this.consumeUntilStarted(topic);
+    });
+    await consumer.connect();
+    await subscribeWhenKnown(consumer, { topic, fromBeginning: true });
+    await consumer.run({
       eachMessage: async ({ message }) => {
         const node = message.key?.toString() ?? '';
         let status: Record<string, unknown>;
@@ -64,7 +75,23 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
     });
   }
 
+  private async consumeUntilStarted(topic: string): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.consumer?.disconnect().catch(() => undefined);
+        await this.consume(topic);
+        return;
+      } catch (error) {
+        this.logger.warn(`node-status consumer: ${error instanceof Error ? error.message : String(error)}`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }
+
+  private stopping = false;
+
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     await this.consumer?.disconnect();
   }
 }

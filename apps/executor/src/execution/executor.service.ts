@@ -81,14 +81,30 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
         this.logger.error(
           `could not start (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}; trying again in 2 s`,
         );
-        this.started = false;
-        await this.feed?.stop().catch(() => undefined);
-        await this.producer?.disconnect().catch(() => undefined);
-        this.feed = undefined;
-        this.producer = undefined;
+        await this.teardown();
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
+  }
+
+  private async teardown(): Promise<void> {
+    this.started = false;
+    clearInterval(this.driftTimer);
+    await this.feed?.stop().catch(() => undefined);
+    await this.producer?.disconnect().catch(() => undefined);
+    this.feed = undefined;
+    this.producer = undefined;
+  }
+
+  /** The feed's consumer stopped for good: start over, from the latest snapshot, as at start. */
+  private restartAfterStop(error: Error): void {
+    if (this.stopping) return;
+    this.logger.error(`the node-diffs consumer stopped (${error.message}); starting again`);
+    this.running = (async () => {
+      await this.running?.catch(() => undefined);
+      await this.teardown();
+      await this.runUntilStarted();
+    })();
   }
 
   private running: Promise<void> | undefined;
@@ -152,21 +168,24 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     this.executor = executor;
     await executor.start(await this.loadRevision());
     this.started = true;
-    await feed.start(async (incoming) => {
-      if ('missingBody' in incoming) {
-        this.logger.warn(`revision ${incoming.missingBody.revision} arrived without its diff body: resync`);
-        await executor.resyncNow('missing diff body');
-        return;
-      }
-      try {
-        await executor.handle(incoming);
-      } catch (error) {
-        // Retries are exhausted: the next revision or drift check will find the host behind.
-        this.logger.error(
-          `revision ${incoming.revision} failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      }
-    });
+    await feed.start(
+      async (incoming) => {
+        if ('missingBody' in incoming) {
+          this.logger.warn(`revision ${incoming.missingBody.revision} arrived without its diff body: resync`);
+          await executor.resyncNow('missing diff body');
+          return;
+        }
+        try {
+          await executor.handle(incoming);
+        } catch (error) {
+          // Retries are exhausted: the next revision or drift check will find the host behind.
+          this.logger.error(
+            `revision ${incoming.revision} failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+      },
+      (error) => this.restartAfterStop(error),
+    );
     if (this.settings.driftIntervalMs > 0) {
       this.driftTimer = setInterval(() => {
         executor.checkDrift().then(

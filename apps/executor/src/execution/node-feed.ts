@@ -7,6 +7,7 @@ import {
   isDiffBodyKey,
   partitionForKey,
   subscribeWhenKnown,
+  whenConsumerStops,
 } from '@netledger/messaging';
 import type { NodeDiff, NodeSnapshot, NodeStateChanged } from '@netledger/model';
 import { singlePartitionAssigner } from './single-partition-assigner';
@@ -45,6 +46,7 @@ export class NodeFeed {
 
   async start(
     onRevision: (revision: IncomingRevision | { missingBody: NodeStateChanged }) => Promise<void>,
+    onStopped: (error: Error) => void = () => undefined,
   ): Promise<void> {
     const partition = await this.partitionOf(this.topics.nodeDiffs);
     this.consumer = this.kafka.consumer({
@@ -55,6 +57,7 @@ export class NodeFeed {
       rebalanceTimeout: this.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.sessionTimeoutMs / 5)),
     });
+    whenConsumerStops(this.consumer, onStopped);
     await this.consumer.connect();
     await subscribeWhenKnown(this.consumer, { topic: this.topics.nodeDiffs, fromBeginning: true });
     await this.consumer.run({

@@ -5,7 +5,13 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { decodeEventMessage, ensureTopics, subscribeWhenKnown, topicNames } from '@netledger/messaging';
+import {
+  decodeEventMessage,
+  ensureTopics,
+  subscribeWhenKnown,
+  topicNames,
+  whenConsumerStops,
+} from '@netledger/messaging';
 import { canonicalJson, type RecordedEvent } from '@netledger/model';
 import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
 import { HealthRegistry, KafkaConnection, Metrics, OutboxRelayService } from '@netledger/service';
@@ -127,6 +133,10 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       sessionTimeout: this.settings.sessionTimeoutMs,
       rebalanceTimeout: this.settings.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.settings.sessionTimeoutMs / 5)),
+    });
+    // A consumer KafkaJS gave up on is run again after a rebuild, as after a failed batch.
+    whenConsumerStops(this.consumer, (error) => {
+      this.flushing = this.flushing.then(() => this.failed(error));
     });
     await this.consumer.connect();
     await subscribeWhenKnown(this.consumer, { topic: topics.clusterEvents, fromBeginning: true });
