@@ -110,14 +110,21 @@ export class OutboxRelay {
 
   /** Publishes what is pending now; returns how many messages went out. Exposed for tests and tools. */
   async relayOnce(): Promise<number> {
-    const offered = this.offered.filter((r) => BigInt(r.id) > this.lastSentId);
+    // A range row's messages share its id: the rows to check and mark are the distinct ids.
+    const offered: OfferedOutboxRow[] = [];
+    const rows = new Set<bigint>();
+    for (const r of this.offered) {
+      const id = BigInt(r.id);
+      if (id <= this.lastSentId) continue;
+      offered.push(r);
+      rows.add(id);
+    }
     this.offered = [];
-    const ids = offered.map((r) => BigInt(r.id));
-    const first = ids.reduce((a, b) => (b < a ? b : a), ids[0] ?? 0n);
-    if (offered.length > 0 && (await this.nothingUnsentBefore(first))) {
+    const ids = [...rows].sort((a, b) => (a < b ? -1 : 1));
+    if (offered.length > 0 && (await this.nothingUnsentBefore(ids[0]!))) {
       await this.publisher.publish(offered.map((r) => r.message));
-      await this.markSent(offered.map((r) => r.id));
-      this.sent(String(ids.reduce((a, b) => (b > a ? b : a))));
+      await this.markSent(ids.map(String));
+      this.sent(ids.at(-1)!);
       this.options.onPublished?.(offered.length, undefined);
       this.morePending = false;
       return offered.length;
@@ -146,8 +153,7 @@ export class OutboxRelay {
     return `AND ${column} = ANY($${params.length}::text[])`;
   }
 
-  private sent(lastId: string): void {
-    const id = BigInt(lastId);
+  private sent(id: bigint): void {
     if (id > this.lastSentId) this.lastSentId = id;
   }
 
@@ -205,7 +211,7 @@ export class OutboxRelay {
     await this.publisher.publish(messages);
     // NOTE: marked only after the broker acknowledged; a crash in between re-sends the batch.
     await this.markSent(taken.map((r) => r.id));
-    this.sent(taken.at(-1)!.id);
+    this.sent(BigInt(taken.at(-1)!.id));
     this.options.onPublished?.(messages.length, taken[0]?.created_at);
     return messages.length;
   }

@@ -10,7 +10,6 @@ import {
 } from '@nestjs/common';
 import { OutboxRelay, type OfferedOutboxRow } from '@netledger/event-store';
 import { KafkaOutboxPublisher } from '@netledger/messaging';
-import { Counter, Gauge } from 'prom-client';
 import { KafkaConnection, KafkaModule, Postgres, PostgresModule } from './dependencies';
 import { Metrics } from './metrics';
 
@@ -47,15 +46,13 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
     metrics: Metrics,
     @Inject(OUTBOX_RELAY_SETTINGS) settings: OutboxRelaySettings,
   ) {
-    const published = new Counter({
+    const published = metrics.counter({
       name: 'netledger_outbox_published_total',
       help: 'Outbox messages published to Kafka.',
-      registers: [metrics.registry],
     });
-    const lag = new Gauge({
+    const lag = metrics.gauge({
       name: 'netledger_outbox_publish_lag_seconds',
       help: 'Age of the oldest message in the last published batch.',
-      registers: [metrics.registry],
     });
     this.publisher = new KafkaOutboxPublisher(kafka.kafka);
     this.relay = new OutboxRelay(postgres.pool, this.publisher, {

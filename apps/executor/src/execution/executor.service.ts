@@ -11,7 +11,7 @@ import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/datapla
 import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
 import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
-import { Counter, Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import { EXECUTOR_SETTINGS, type ExecutorSettings } from '../executor-settings';
 import { ApiStateSource, newerSnapshot } from './api-state-source';
 import { NodeExecutor, type ExecutorStatus } from './node-executor';
@@ -36,21 +36,17 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     metrics: Metrics,
     @Inject(EXECUTOR_SETTINGS) private readonly settings: ExecutorSettings,
   ) {
-    const registers = [metrics.registry];
-    this.appliedRevision = new Gauge({
+    this.appliedRevision = metrics.gauge({
       name: 'netledger_executor_applied_revision',
       help: 'Revision the host holds.',
-      registers,
     });
-    this.driftFound = new Counter({
+    this.driftFound = metrics.counter({
       name: 'netledger_executor_drift_entries_total',
       help: 'Entries found differing from the desired state.',
-      registers,
     });
-    this.applyErrors = new Counter({
+    this.applyErrors = metrics.counter({
       name: 'netledger_executor_apply_errors_total',
       help: 'Failed attempts to apply a revision.',
-      registers,
     });
     health.register({
       name: 'executor',

@@ -5,7 +5,7 @@ import { topicNames } from '@netledger/messaging';
 import { decideObservation, kubeStreamId, type KnownObject, type Observation } from '@netledger/model';
 import { Metrics } from '@netledger/service';
 import type { PoolClient } from 'pg';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import { INGESTER_SETTINGS, type IngesterSettings } from '../ingester-settings';
 import { IngestObservations, type IngestOutcome } from './ingest-observations.command';
 
@@ -26,11 +26,10 @@ export class IngestObservationsHandler implements ICommandHandler<IngestObservat
     metrics: Metrics,
   ) {
     this.topic = topicNames(settings.topicPrefix).clusterEvents;
-    this.events = new Counter({
+    this.events = metrics.counter({
       name: 'netledger_ingester_observations_total',
       help: 'Watch observations by outcome (append, reject, ignore).',
       labelNames: ['kind', 'outcome'],
-      registers: [metrics.registry],
     });
   }
 

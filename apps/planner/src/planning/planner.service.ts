@@ -16,7 +16,7 @@ import { canonicalJson, type RecordedEvent } from '@netledger/model';
 import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
 import { HealthRegistry, KafkaConnection, Metrics, OutboxRelayService } from '@netledger/service';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
-import { Counter, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
 import { PlannerStore } from './planner-store';
 
@@ -58,35 +58,29 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     metrics: Metrics,
     @Inject(PLANNER_SETTINGS) private readonly settings: PlannerSettings,
   ) {
-    const registers = [metrics.registry];
-    this.eventsTotal = new Counter({
+    this.eventsTotal = metrics.counter({
       name: 'netledger_planner_events_total',
       help: 'Cluster events folded into the model.',
-      registers,
     });
-    this.nodesAffected = new Histogram({
+    this.nodesAffected = metrics.histogram({
       name: 'netledger_planner_nodes_affected',
       help: 'Nodes given a new revision per batch of cluster events.',
       buckets: [0, 1, 10, 100, 1000, 5000, 20000],
-      registers,
     });
-    this.syncDuration = new Histogram({
+    this.syncDuration = metrics.histogram({
       name: 'netledger_planner_sync_proxy_rules_duration_seconds',
       help: 'Time to compute every node revision of a batch (kube-proxy: sync_proxy_rules_duration_seconds).',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers,
     });
-    this.commitDuration = new Histogram({
+    this.commitDuration = metrics.histogram({
       name: 'netledger_planner_commit_duration_seconds',
       help: 'Time to store a batch of revisions and their messages.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers,
     });
-    this.programmingLatency = new Histogram({
+    this.programmingLatency = metrics.histogram({
       name: 'netledger_planner_network_programming_duration_seconds',
       help: 'From a cluster event being recorded to its revisions being stored (kube-proxy: network_programming_duration_seconds).',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
-      registers,
     });
     health.register({
       name: 'planner',
