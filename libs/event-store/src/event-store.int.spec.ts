@@ -107,20 +107,43 @@ describe('PgEventStore', () => {
     );
   });
 
-  it('never reads past an event whose transaction is still open, so a late commit is not skipped', async () => {
+  it('hands out positions in commit order, so a reader never moves past a position still to come', async () => {
     const start = await store.headPosition();
+    const older = await pool.connect();
     const slow = await pool.connect();
     try {
+      // `older` has the older transaction id but appends last: xid order is not position order.
+      await older.query('BEGIN');
+      await older.query('SELECT pg_current_xact_id()');
       await slow.query('BEGIN');
       await store.appendWith(slow, `test/${randomUUID()}`, 'any', [event('Slow')]);
-      const fast = await store.append(`test/${randomUUID()}`, 'any', [event('Fast')]);
-      // The fast event committed, but an older transaction may still write below it.
-      expect((await store.readAll(start)).map((e) => e.type)).toEqual([]);
+      let fastDone = false;
+      const fast = store
+        .append(`test/${randomUUID()}`, 'any', [event('Fast')])
+        .finally(() => (fastDone = true));
+      let olderDone = false;
+      const olderAppend = store
+        .appendWith(older, `test/${randomUUID()}`, 'any', [event('Older')])
+        .finally(() => (olderDone = true));
+      await new Promise((r) => setTimeout(r, 200));
+      // Both wait for the open append; nothing is readable yet.
+      expect([fastDone, olderDone]).toEqual([false, false]);
+      expect(await store.readAll(start)).toEqual([]);
       await slow.query('COMMIT');
+      await Promise.race([fast, olderAppend]);
+      await new Promise((r) => setTimeout(r, 100));
+      // Whatever is read now is a prefix of what will be read once everything has committed.
+      const early = (await store.readAll(start)).map((e) => e.position);
+      if (!olderDone) await fast;
+      await olderAppend;
+      await older.query('COMMIT');
+      await fast;
       const read = await store.readAll(start);
-      expect(read.map((e) => e.type)).toEqual(['Slow', 'Fast']);
-      expect(read[1]!.position).toBe(fast.positions[0]);
+      expect(read.map((e) => e.type).sort()).toEqual(['Fast', 'Older', 'Slow']);
+      expect(read[0]!.type).toBe('Slow');
+      expect(read.map((e) => e.position).slice(0, early.length)).toEqual(early);
     } finally {
+      older.release();
       slow.release();
     }
   });
@@ -140,12 +163,14 @@ describe('PgEventStore', () => {
     const held = await pool.connect();
     await held.query('BEGIN');
     await store.appendWith(held, 'sub/held', 'any', [event('After', { i: 'held' })]);
-    await Promise.all(
+    // These wait for the held append to commit (positions go in commit order).
+    const after = Promise.all(
       Array.from({ length: 30 }, (_, i) => store.append(`sub/${i % 5}`, 'any', [event('After', { i })])),
     );
     await new Promise((r) => setTimeout(r, 300));
     await held.query('COMMIT');
     held.release();
+    await after;
     const deadline = Date.now() + 10_000;
     while (seen.length < 61 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await sub.stop();

@@ -72,6 +72,15 @@ const EVENT_COLUMNS =
 /** Stops readers at the oldest transaction still running: later rows may yet get company below. */
 export const COMMITTED_BEFORE_RUNNING = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
 
+/**
+ * Advisory lock every append takes first and holds until its transaction ends, so positions are
+ * handed out in commit order. Without it a transaction can take a lower position than one that
+ * commits before it (its xid came first, or its insert did): a reader that has moved past the
+ * higher position would never see the lower one. The e2e test saw the API's projection lose a
+ * node revision that way, and stop for good at the next one.
+ */
+const EVENT_APPEND_LOCK = 7_460_337_004;
+
 /** Channel that wakes subscribers and the outbox relay. */
 export const EVENTS_CHANNEL = 'netledger_events';
 
@@ -110,6 +119,7 @@ export class PgEventStore {
     events: readonly NewEvent[],
     outbox: OutboxInput = [],
   ): Promise<AppendResult> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [EVENT_APPEND_LOCK]);
     // NOTE: the row lock on streams serialises appenders of one stream; the unique
     // (stream_id, stream_version) index is the backstop if anything slips past it.
     await client.query('INSERT INTO streams (stream_id, version) VALUES ($1, 0) ON CONFLICT DO NOTHING', [
@@ -177,6 +187,7 @@ export class PgEventStore {
     appends: readonly { streamId: string; expected: number; events: readonly NewEvent[] }[],
   ): Promise<RecordedEvent[]> {
     if (appends.length === 0) return [];
+    await client.query('SELECT pg_advisory_xact_lock($1)', [EVENT_APPEND_LOCK]);
     const fresh = appends.filter((a) => a.expected === 0).map((a) => a.streamId);
     if (fresh.length > 0) {
       await client.query(

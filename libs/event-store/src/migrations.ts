@@ -8,10 +8,12 @@ export interface Migration {
 }
 
 /*
- * Positions come from an identity column, assigned at insert and so not in commit order: a
- * transaction that inserts first may commit last. Every row records the id of the transaction
- * that wrote it (xid8); readers only take rows whose transaction is older than the oldest one
- * still running (pg_snapshot_xmin), so no row is ever skipped for committing late.
+ * Positions come from an identity column, assigned at insert. Appends hold an advisory lock from
+ * before their insert until they end (PgEventStore), so positions are in commit order and a
+ * reader that has read position p will never see a lower one commit later. Every row also
+ * records the id of the transaction that wrote it (xid8), and readers take only rows whose
+ * transaction is older than the oldest one still running (pg_snapshot_xmin). That alone was not
+ * enough: a transaction can get its xid before another and its position after it.
  */
 export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
   {

@@ -270,10 +270,14 @@ describe('transactional outbox relay', () => {
       const first = await store.appendToStreams(writer, [
         { streamId: `range/a-${suffix}`, expected: 0, events: [event('a')] },
       ]);
-      // Another transaction's event lands between the writer's positions.
-      await store.appendToStreams(other, [
-        { streamId: `range/x-${suffix}`, expected: 0, events: [event('x')] },
-      ]);
+      // Another transaction's event lands between the writer's positions. The store's appends
+      // cannot interleave (they take the append lock), so this one is written past the store: the
+      // relay must not rely on every writer being well behaved.
+      await other.query(
+        `INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata)
+         VALUES ($1, $2, 1, 'T', 1, '{"n":"x"}', '{}')`,
+        [randomUUID(), `range/x-${suffix}`],
+      );
       const rest = await store.appendToStreams(writer, [
         { streamId: `range/b-${suffix}`, expected: 0, events: [event('b')] },
         { streamId: `range/c-${suffix}`, expected: 0, events: [event('c')] },
