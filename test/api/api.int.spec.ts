@@ -355,4 +355,39 @@ describe('api: the network state, now and then, and why', () => {
     expect((await get('/v1/audit?cursor=xyz')).body.error).toBe('INPUT.INVALID_CURSOR');
     expect((await get('/v1/nodes/node-a/explain?chain=KUBE-SERVICES')).status).toBe(400);
   });
+
+  it("folds a node's stream again when a revision is not based on the projected one", async () => {
+    await api.app.get(ProjectorService).catchUp();
+    const { Client } = await import('pg');
+    const c = new Client({ connectionString: pipeline.db.url });
+    await c.connect();
+    try {
+      // As if the projection had missed node-a's latest revision, and held an empty state.
+      await c.query(
+        `UPDATE api_nodes SET desired_revision = desired_revision - 1,
+           state = '{"chains":[],"jumps":[],"devices":[],"routes":[],"neighbours":[],"fdb":[]}'
+         WHERE node = 'node-a'`,
+      );
+    } finally {
+      await c.end();
+    }
+    pipeline.apiserver.apply(
+      rawService('default', 'late', {
+        clusterIP: '10.96.0.77',
+        ports: [{ name: 'http', port: 80 }],
+      }) as Record<string, unknown>,
+    );
+    await settle();
+    const healed = (await get('/v1/nodes/node-a/state')).body;
+    const res = await fetch(`${base}/v1/admin/projections/rebuild`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(201);
+    const rebuilt = (await get('/v1/nodes/node-a/state')).body;
+    expect(healed.revision).toBe(rebuilt.revision);
+    const rules = [...decodeNodeState(healed.state).chains.values()].flatMap((ch) => ch.rules);
+    expect(rules.some((r) => r.includes('default/late:http has no endpoints'))).toBe(true);
+    expect(healed).toEqual(rebuilt);
+  });
 });

@@ -193,15 +193,21 @@ export class NodeQueries {
   private async current(
     node: string,
   ): Promise<{ revision: number; recordedAt: string | null; state: NodeState }> {
+    // recordedAt is the revision's, as for a past revision (not when the projection wrote it).
     const { rows } = await this.store.pool.query<{
       desired_revision: string;
       state: unknown;
-      updated_at: Date;
-    }>('SELECT desired_revision, state, updated_at FROM api_nodes WHERE node = $1', [node]);
+      recorded_at: Date | null;
+    }>(
+      `SELECT n.desired_revision, n.state, r.recorded_at FROM api_nodes n
+       LEFT JOIN api_node_revisions r ON r.node = n.node AND r.revision = n.desired_revision
+       WHERE n.node = $1`,
+      [node],
+    );
     if (!rows[0]) throw new NetledgerError('NODE.NOT_FOUND', `no node ${JSON.stringify(node)}`);
     return {
       revision: Number(rows[0].desired_revision),
-      recordedAt: rows[0].updated_at.toISOString(),
+      recordedAt: rows[0].recorded_at?.toISOString() ?? null,
       state: decodeNodeState(rows[0].state),
     };
   }

@@ -10,6 +10,7 @@ import {
   EMPTY_NODE_STATE,
   encodeNodeState,
   NODE_STATE_CHANGED,
+  nodeStreamId,
   type NodeState,
   type NodeStateChanged,
   type RecordedEvent,
@@ -124,6 +125,24 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     });
   }
 
+  /**
+   * A revision whose base is not the projected one means one was missed: rather than stop at it
+   * for good, the node's state is folded again from its whole stream, up to this revision.
+   */
+  private async replayNode(client: PoolClient, d: NodeStateChanged, projected: number): Promise<NodeState> {
+    this.logger.error(
+      `${d.node}: revision ${d.revision} is based on ${d.baseRevision}, the projection has ${projected}; folding the node's stream again`,
+    );
+    const stream = (await this.store.readStream(nodeStreamId(d.node), 1, d.revision)).map(
+      (e) => e.data as NodeStateChanged,
+    );
+    const bodies = await loadDiffBodies(
+      client,
+      stream.map((s) => s.diffDigest),
+    );
+    return stream.reduce((state, s) => applyNodeDiff(state, bodies.get(s.diffDigest)!), EMPTY_NODE_STATE);
+  }
+
   private async projectRevisions(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const data = events.map((e) => e.data as NodeStateChanged);
     const bodies = await loadDiffBodies(
@@ -138,15 +157,15 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     const current = new Map<string, { revision: number; state: NodeState }>(
       rows.map((r) => [r.node, { revision: Number(r.desired_revision), state: decodeNodeState(r.state) }]),
     );
-    events.forEach((e, i) => {
-      const d = data[i]!;
+    for (const d of data) {
       const now = current.get(d.node) ?? { revision: 0, state: EMPTY_NODE_STATE };
-      if (d.revision <= now.revision) return; // rebuilt or replayed: already in
-      current.set(d.node, {
-        revision: d.revision,
-        state: applyNodeDiff(now.state, bodies.get(d.diffDigest)!),
-      });
-    });
+      if (d.revision <= now.revision) continue; // rebuilt or replayed: already in
+      const state =
+        d.baseRevision === now.revision
+          ? applyNodeDiff(now.state, bodies.get(d.diffDigest)!)
+          : await this.replayNode(client, d, now.revision);
+      current.set(d.node, { revision: d.revision, state });
+    }
     await client.query(
       `INSERT INTO api_node_revisions (node, revision, position, recorded_at, diff_digest, cause_ids)
        SELECT n, r, p, t, g, ARRAY(SELECT jsonb_array_elements_text(c))::uuid[]
