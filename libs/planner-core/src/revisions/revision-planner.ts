@@ -129,11 +129,11 @@ export class RevisionPlanner {
       else continue;
       // kube-proxy cleans conntrack on every node, whether its rules changed or not.
       if (next && changes.conntrack.length > 0) diff = { ...diff, conntrack: changes.conntrack };
-      if (next) this.nodes.set(node, { plan: next, revision: track.revision });
-      else this.nodes.delete(node);
-      if (isEmptyDiff(diff)) continue;
-      const revision = track.revision + 1;
-      if (next) this.nodes.get(node)!.revision = revision;
+      const changed = !isEmptyDiff(diff);
+      const revision = changed ? track.revision + 1 : track.revision;
+      // A removed node keeps its revision: its stream goes on if the node comes back.
+      this.nodes.set(node, { plan: next, revision });
+      if (!changed) continue;
       const previous = track.plan;
       revisions.push({
         node,

@@ -52,6 +52,19 @@ function deleted(kind: 'Node' | 'Service' | 'EndpointSlice', namespace: string, 
 const config = { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] };
 
 describe('RevisionPlanner', () => {
+  it('goes on with the revisions of a node that is removed and comes back', () => {
+    const planner = new RevisionPlanner(new NetworkPlanner(config));
+    planner.apply(applied(node('node-r', '198.18.0.21', '10.244.21.0/24')));
+    expect(planner.commit().map((r) => [r.node, r.baseRevision, r.revision])).toEqual([['node-r', 0, 1]]);
+    planner.apply(deleted('Node', '', 'node-r'));
+    const removed = planner.commit();
+    expect(removed.map((r) => [r.node, r.baseRevision, r.revision])).toEqual([['node-r', 1, 2]]);
+    expect(nodeStatesEqual(removed[0]!.state(), EMPTY_NODE_STATE)).toBe(true);
+    planner.apply(applied(node('node-r', '198.18.0.21', '10.244.21.0/24')));
+    expect(planner.commit().map((r) => [r.node, r.baseRevision, r.revision])).toEqual([['node-r', 2, 3]]);
+    expect(planner.revisionOf('node-r')).toBe(3);
+  });
+
   it('turns a scripted history into revision chains that rebuild each node from scratch', () => {
     const planner = new RevisionPlanner(new NetworkPlanner(config));
     const applied1 = new Map<string, NodeState>();
