@@ -1,6 +1,7 @@
 /** @netledger/messaging — Kafka topics, clients, producers and consumers, and their codecs. */
 export * from './kafka-client';
 export * from './topics';
+export * from './consumer-watch';
 export * from './kafka-outbox-publisher';
 export * from './cluster-event-codec';
 export * from './partitioning';

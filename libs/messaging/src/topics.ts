@@ -98,14 +98,3 @@ export async function subscribeWhenKnown(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-
-/**
- * Calls `onStop` when KafkaJS stops a consumer for good. It restarts a crashed consumer only for
- * errors it deems retriable; after a broker restart the e2e test saw an executor's consumer stop
- * this way, silently, and the node fell behind for good.
- */
-export function whenConsumerStops(consumer: Consumer, onStop: (error: Error) => void): void {
-  consumer.on(consumer.events.CRASH, (event) => {
-    if (!event.payload.restart) onStop(event.payload.error);
-  });
-}

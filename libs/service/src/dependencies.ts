@@ -37,6 +37,8 @@ export class Postgres implements OnModuleInit, OnApplicationShutdown {
 @Injectable()
 export class KafkaConnection implements OnModuleInit {
   readonly kafka: Kafka;
+  /** How long a consumer may go without fetching before it is replaced. */
+  readonly consumerStallMs: number;
 
   constructor(
     @Inject(SERVICE_CONFIG) config: ServiceConfig,
@@ -46,6 +48,7 @@ export class KafkaConnection implements OnModuleInit {
       brokers: parseBrokers(config.kafkaBrokers),
       clientId: `netledger-${config.name}`,
     });
+    this.consumerStallMs = config.kafkaConsumerStallMs;
   }
 
   onModuleInit(): void {

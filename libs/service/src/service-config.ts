@@ -8,6 +8,8 @@ export interface ServiceConfig {
   readonly logJson: boolean;
   readonly databaseUrl: string | undefined;
   readonly kafkaBrokers: string | undefined;
+  /** A Kafka consumer silent this long is replaced (see whenConsumerStops). */
+  readonly kafkaConsumerStallMs: number;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -18,6 +20,7 @@ const schema = z.object({
   LOG_FORMAT: z.enum(['json', 'text']).default('json'),
   DATABASE_URL: z.string().min(1).optional(),
   KAFKA_BROKERS: z.string().min(1).optional(),
+  KAFKA_CONSUMER_STALL_MS: z.coerce.number().int().min(5000).max(3_600_000).default(60_000),
 });
 
 /** Reads and validates the environment; a bad value throws an error naming the variable. */
@@ -39,5 +42,6 @@ export function readServiceConfig(
     logJson: e.LOG_FORMAT === 'json',
     databaseUrl: e.DATABASE_URL,
     kafkaBrokers: e.KAFKA_BROKERS,
+    kafkaConsumerStallMs: e.KAFKA_CONSUMER_STALL_MS,
   };
 }

@@ -10,6 +10,7 @@ describe('readServiceConfig', () => {
       logJson: true,
       databaseUrl: undefined,
       kafkaBrokers: undefined,
+      kafkaConsumerStallMs: 60_000,
     });
   });
 
@@ -34,5 +35,8 @@ describe('readServiceConfig', () => {
       /api: invalid environment: HTTP_PORT/,
     );
     expect(() => readServiceConfig('api', 8080, { LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/);
+    expect(() => readServiceConfig('api', 8080, { KAFKA_CONSUMER_STALL_MS: '10' })).toThrow(
+      /KAFKA_CONSUMER_STALL_MS/,
+    );
   });
 });

@@ -5,7 +5,15 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ensureTopics, nodeStatusTopic, subscribeWhenKnown, whenConsumerStops } from '@netledger/messaging';
+import {
+  disconnectWithin,
+  ensureTopics,
+  nodeStatusTopic,
+  stallTimeout,
+  subscribeWhenKnown,
+  whenConsumerStops,
+  type Unwatch,
+} from '@netledger/messaging';
 import { isDns1123Subdomain } from '@netledger/model';
 import { KafkaConnection, Postgres } from '@netledger/service';
 import type { Consumer } from 'kafkajs';
@@ -16,6 +24,8 @@ import { API_SETTINGS, type ApiSettings } from '../api-settings';
 export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new ConsoleLogger('executor-status');
   private consumer: Consumer | undefined;
+  private unwatch: Unwatch | undefined;
+  private stallMs = 0;
 
   constructor(
     private readonly kafka: KafkaConnection,
@@ -35,15 +45,20 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
     await this.consume(spec.name);
   }
 
-  /** A new consumer on node-status; made again whenever KafkaJS stops one for good. */
+  /** A new consumer on node-status; made again whenever one stops or stalls. */
   private async consume(topic: string): Promise<void> {
     const consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
     this.consumer = consumer;
-    whenConsumerStops(consumer, (error) => {
-      if (this.stopping) return;
-      this.logger.error(`the node-status consumer stopped (${error.message}); starting another`);
-      void this.consumeUntilStarted(topic);
-    });
+    this.stallMs = stallTimeout(this.kafka.consumerStallMs, {});
+    this.unwatch = whenConsumerStops(
+      consumer,
+      (error) => {
+        if (this.stopping) return;
+        this.logger.error(`the node-status consumer stopped (${error.message}); starting another`);
+        void this.consumeUntilStarted(topic);
+      },
+      { stalledAfterMs: this.stallMs },
+    );
     await consumer.connect();
     await subscribeWhenKnown(consumer, { topic, fromBeginning: true });
     await consumer.run({
@@ -78,7 +93,8 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
   private async consumeUntilStarted(topic: string): Promise<void> {
     while (!this.stopping) {
       try {
-        await this.consumer?.disconnect().catch(() => undefined);
+        this.unwatch?.();
+        await disconnectWithin(this.consumer, this.stallMs);
         await this.consume(topic);
         return;
       } catch (error) {
@@ -92,6 +108,7 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.unwatch?.();
     await this.consumer?.disconnect();
   }
 }

@@ -95,7 +95,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   /** The feed's consumer stopped for good: start over, from the latest snapshot, as at start. */
   private restartAfterStop(error: Error): void {
     if (this.stopping) return;
-    this.logger.error(`the node-diffs consumer stopped (${error.message}); starting again`);
+    this.logger.error(`the node-diffs consumer stopped (${error.message}); starting again from the snapshot`);
     this.running = (async () => {
       await this.running?.catch(() => undefined);
       await this.teardown();
@@ -142,7 +142,13 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
       allowAutoTopicCreation: false,
     });
     await this.producer.connect();
-    this.feed = new NodeFeed(this.kafka.kafka, node, topics, this.settings.sessionTimeoutMs);
+    this.feed = new NodeFeed(
+      this.kafka.kafka,
+      node,
+      topics,
+      this.settings.sessionTimeoutMs,
+      this.kafka.consumerStallMs,
+    );
     const feed = this.feed;
     const api = this.settings.api && new ApiStateSource(this.settings.api.url, this.settings.api.token, node);
     const executor = new NodeExecutor({

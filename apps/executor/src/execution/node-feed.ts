@@ -4,10 +4,13 @@ import {
   decodeDiffBody,
   decodeEventMessage,
   diffBodyKeyDigest,
+  disconnectWithin,
   isDiffBodyKey,
   partitionForKey,
+  stallTimeout,
   subscribeWhenKnown,
   whenConsumerStops,
+  type Unwatch,
 } from '@netledger/messaging';
 import type { NodeDiff, NodeSnapshot, NodeStateChanged } from '@netledger/model';
 import { singlePartitionAssigner } from './single-partition-assigner';
@@ -35,6 +38,7 @@ class BodyCache {
  */
 export class NodeFeed {
   private consumer: Consumer | undefined;
+  private unwatch: Unwatch | undefined;
   private readonly bodies = new BodyCache(256);
 
   constructor(
@@ -42,6 +46,7 @@ export class NodeFeed {
     private readonly node: string,
     private readonly topics: { nodeDiffs: string; nodeSnapshots: string },
     private readonly sessionTimeoutMs: number,
+    private readonly stalledAfterMs: number,
   ) {}
 
   async start(
@@ -57,7 +62,7 @@ export class NodeFeed {
       rebalanceTimeout: this.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.sessionTimeoutMs / 5)),
     });
-    whenConsumerStops(this.consumer, onStopped);
+    this.unwatch = whenConsumerStops(this.consumer, onStopped, { stalledAfterMs: this.stallMs() });
     await this.consumer.connect();
     await subscribeWhenKnown(this.consumer, { topic: this.topics.nodeDiffs, fromBeginning: true });
     await this.consumer.run({
@@ -77,8 +82,10 @@ export class NodeFeed {
     });
   }
 
+  /** Stops consuming; a stalled consumer is given up on after a while rather than waited for. */
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    this.unwatch?.();
+    await disconnectWithin(this.consumer, this.stallMs());
   }
 
   /** The last snapshot of this node on node-snapshots (its partition read to the end), if any. */
@@ -124,6 +131,11 @@ export class NodeFeed {
       await consumer.disconnect();
     }
     return latest;
+  }
+
+  private stallMs(): number {
+    const timeout = this.sessionTimeoutMs;
+    return stallTimeout(this.stalledAfterMs, { sessionTimeout: timeout, rebalanceTimeout: timeout });
   }
 
   private async partitionOf(topic: string): Promise<number> {

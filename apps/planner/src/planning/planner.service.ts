@@ -7,10 +7,13 @@ import {
 } from '@nestjs/common';
 import {
   decodeEventMessage,
+  disconnectWithin,
   ensureTopics,
+  stallTimeout,
   subscribeWhenKnown,
   topicNames,
   whenConsumerStops,
+  type Unwatch,
 } from '@netledger/messaging';
 import { canonicalJson, type RecordedEvent } from '@netledger/model';
 import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
@@ -38,6 +41,8 @@ interface Pending {
 export class PlannerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new ConsoleLogger('planner');
   private consumer: Consumer | undefined;
+  private unwatch: Unwatch | undefined;
+  private stopping = false;
   private revisions!: RevisionPlanner;
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -120,7 +125,12 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       await admin.disconnect();
     }
     await this.rebuild();
-    this.consumer = this.kafka.kafka.consumer({
+    await this.startConsumer();
+  }
+
+  /** A new consumer of cluster-events, from the last committed offsets. */
+  private async startConsumer(): Promise<void> {
+    const consumer = this.kafka.kafka.consumer({
       groupId: this.settings.consumerGroup,
       maxWaitTimeInMs: 50,
       allowAutoTopicCreation: false,
@@ -128,21 +138,36 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       rebalanceTimeout: this.settings.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.settings.sessionTimeoutMs / 5)),
     });
-    // A consumer KafkaJS gave up on is run again after a rebuild, as after a failed batch.
-    whenConsumerStops(this.consumer, (error) => {
-      this.flushing = this.flushing.then(() => this.failed(error));
+    this.consumer = consumer;
+    // A consumer that stops or stalls is replaced after a rebuild, as after a failed batch.
+    this.unwatch = whenConsumerStops(
+      consumer,
+      (error) => {
+        this.flushing = this.flushing.then(() => this.failed(error));
+      },
+      { stalledAfterMs: this.stallMs() },
+    );
+    await consumer.connect();
+    await subscribeWhenKnown(consumer, {
+      topic: topicNames(this.settings.topicPrefix).clusterEvents,
+      fromBeginning: true,
     });
-    await this.consumer.connect();
-    await subscribeWhenKnown(this.consumer, { topic: topics.clusterEvents, fromBeginning: true });
-    await this.consumer.run({
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.receive(payload),
     });
   }
 
+  private stallMs(): number {
+    const timeout = this.settings.sessionTimeoutMs;
+    return stallTimeout(this.kafka.consumerStallMs, { sessionTimeout: timeout, rebalanceTimeout: timeout });
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearTimeout(this.timer);
+    this.unwatch?.();
     await this.consumer?.disconnect();
     await this.flushing.catch(() => undefined);
   }
@@ -282,23 +307,28 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     await this.consumer.commitOffsets([...next.values()]);
   }
 
-  /** A failed commit leaves the model ahead of the store: rebuild it, and let Kafka redeliver. */
+  /**
+   * A failed commit leaves the model ahead of the store: rebuild it, and let Kafka redeliver from
+   * the committed offsets to a new consumer. Also what a stopped or stalled consumer comes to.
+   */
   private async failed(error: unknown): Promise<void> {
-    this.logger.error(
-      `batch failed, rebuilding the model: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.error(`batch failed, rebuilding the model: ${reason}`);
     this.pending = [];
-    try {
-      await this.consumer?.stop();
-      await this.rebuild();
-      await this.consumer?.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: (payload) => this.receive(payload),
-      });
-    } catch (again) {
-      this.logger.error(`could not recover: ${String(again)}; exiting so that the process is restarted`);
-      process.exit(1);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        this.unwatch?.();
+        await disconnectWithin(this.consumer, this.stallMs());
+        this.consumer = undefined;
+        await this.rebuild();
+        await this.startConsumer();
+        return;
+      } catch (again) {
+        this.logger.error(`could not recover (attempt ${attempt}): ${String(again)}; trying again in 2 s`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
     }
   }
 }
