@@ -7,6 +7,7 @@ import {
   renderDiffRestore,
 } from '@netledger/planner-core';
 import type { ApplyReport, DataplaneHost } from './host';
+import { asHostPrints } from './reconcile';
 
 /**
  * An in-memory host, for tests and dry runs: it applies diffs to a NodeState and remembers the
@@ -36,7 +37,8 @@ export class RecordingHost implements DataplaneHost {
     return { iptablesMs: 0, overlayMs: 0, operations };
   }
 
+  /** As a Linux host reads back: iptables-save cannot tell a prepended jump from an appended one. */
   async read(): Promise<NodeState> {
-    return this.state;
+    return asHostPrints(this.state);
   }
 }

@@ -57,6 +57,8 @@ describe('NodeExecutor', () => {
     expect(x.appliedRevision).toBe(3);
     expect(saved).toEqual([1, 2, 3]);
     expect(nodeStatesEqual(host.state, s[3]!)).toBe(true);
+    // Read back as a host prints it (flannel's appended jumps included), it is what was applied.
+    expect(await x.checkDrift()).toBe(0);
   });
 
   it('skips duplicates', async () => {
