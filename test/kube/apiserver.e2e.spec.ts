@@ -43,6 +43,8 @@ beforeAll(async () => {
     NODE_DIFFS_PARTITIONS: '4',
     PLANNER_GROUP: `planner-${prefix}`,
     KAFKA_SESSION_TIMEOUT_MS: '6000',
+    // A consumer that stops fetching is replaced well within the test's wait.
+    KAFKA_CONSUMER_STALL_MS: '20000',
     API_TOKENS: `${READER_TOKEN}:reader`,
     API_STATUS_GROUP: `api-${prefix}`,
     CLUSTER_CIDR: '10.244.0.0/16',
@@ -128,8 +130,13 @@ async function converge(timeoutMs = 120_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
   // What the moving parts said last: the way to tell a lost message from a stuck consumer.
-  const tails = [planner, ...executors].map((a) => `--- ${a.app}:\n${a.output.slice(-4000)}`).join('\n');
-  throw new Error(`did not converge within ${timeoutMs} ms: ${last}\n${tails}`);
+  // CI shows only the end of a failure, so what differs comes last too.
+  const tails = [ingester, planner, api, ...executors]
+    .map((a) => `--- ${a.app}:\n${a.output.slice(-3000)}`)
+    .join('\n');
+  throw new Error(
+    `did not converge within ${timeoutMs} ms: ${last}\n${tails}\n--- did not converge: ${last}`,
+  );
 }
 
 /** kubectl, retried while the apiserver is away: the change is made, however long that takes. */
@@ -200,13 +207,13 @@ describe('Netledger against a real kube-apiserver', () => {
     await converge();
   }, 300_000);
 
-  it('loses nothing while the apiserver, the ingester, the planner and the broker restart in turn', async () => {
+  it('loses nothing while the apiserver, the ingester, the planner and the broker restart in turn, and the broker freezes', async () => {
     let streaming = true;
     let changes = 0;
     const stream = (async () => {
       while (streaming) {
         const n = 1 + (changes % 6);
-        const ips = Array.from({ length: n }, (_, i) => `10.244.${1 + (i % 3)}.${100 + changes}`);
+        const ips = Array.from({ length: n }, (_, i) => `10.244.${1 + (i % 3)}.${100 + (changes % 150)}`);
         await kubectlUntilDone(['apply', '-f', '-'], webSlice(ips));
         // apply, not create: a retry after a create that did land must not fail.
         if (changes % 4 === 0) await kubectlUntilDone(['apply', '-f', '-'], churnService(changes));
@@ -232,6 +239,8 @@ describe('Netledger against a real kube-apiserver', () => {
       await broker.stop();
       await pause(2000);
       await broker.start();
+      await pause(3000);
+      await broker.freeze(35_000);
       await pause(3000);
     } finally {
       streaming = false;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 
@@ -21,8 +22,14 @@ export class AppProcess {
       env: { ...process.env, ...this.env, HTTP_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    // NETLEDGER_TEST_LOG_DIR keeps every line, for a failure whose tail is not enough.
+    const logDir = process.env.NETLEDGER_TEST_LOG_DIR;
+    const keep = (d: Buffer) => {
+      this.output += d.toString();
+      if (logDir) appendFileSync(join(logDir, `${this.app}-${this.env.NODE_NAME ?? 'main'}.log`), d);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
     const deadline = Date.now() + 30_000;
     while (!/started; health on/.test(this.output.slice(from))) {
       if (this.child.exitCode !== null) throw new Error(`${this.app} exited: ${this.output.slice(-2000)}`);

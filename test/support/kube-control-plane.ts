@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +103,20 @@ export class OwnKafkaBroker {
 
   stop(): Promise<string> {
     return script('services', ['kafka-down'], this.env);
+  }
+
+  /**
+   * Freezes the broker process (SIGSTOP) for `ms`: a long GC pause or a stalled VM, as its clients
+   * see it. Their requests time out, sessions expire, and it comes back with no restart.
+   */
+  async freeze(ms: number): Promise<void> {
+    const pid = Number(readFileSync(join(this.dir, 'kafka', 'kafka.pid'), 'utf8'));
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
   }
 
   async down(): Promise<void> {
