@@ -143,7 +143,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     this.unwatch = whenConsumerStops(
       consumer,
       (error) => {
-        this.flushing = this.flushing.then(() => this.failed(error));
+        this.flushing = this.flushing.then(() => this.failed(error, 'the cluster-events consumer stopped'));
       },
       { stalledAfterMs: this.stallMs() },
     );
@@ -311,9 +311,9 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
    * A failed commit leaves the model ahead of the store: rebuild it, and let Kafka redeliver from
    * the committed offsets to a new consumer. Also what a stopped or stalled consumer comes to.
    */
-  private async failed(error: unknown): Promise<void> {
+  private async failed(error: unknown, what = 'batch failed'): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
-    this.logger.error(`batch failed, rebuilding the model: ${reason}`);
+    this.logger.error(`${what}, rebuilding the model: ${reason}`);
     this.pending = [];
     clearTimeout(this.timer);
     this.timer = undefined;
