@@ -222,24 +222,21 @@ describe('Netledger against a real kube-apiserver', () => {
       }
     })();
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // Each part goes away for a while and comes back, one at a time: [down, away, up, after].
+    const outages: [() => Promise<unknown>, number, () => Promise<unknown>, number][] = [
+      [() => kube.stopApiserver(), 3000, () => kube.startApiserver(), 2000],
+      [() => ingester.kill(), 1000, () => ingester.start(), 2000],
+      [() => planner.kill(), 1000, () => planner.start(), 2000],
+      [() => broker.stop(), 2000, () => broker.start(), 3000],
+    ];
     try {
       await pause(2000);
-      await kube.stopApiserver();
-      await pause(3000);
-      await kube.startApiserver();
-      await pause(2000);
-      await ingester.kill();
-      await pause(1000);
-      await ingester.start();
-      await pause(2000);
-      await planner.kill();
-      await pause(1000);
-      await planner.start();
-      await pause(2000);
-      await broker.stop();
-      await pause(2000);
-      await broker.start();
-      await pause(3000);
+      for (const [down, away, up, after] of outages) {
+        await down();
+        await pause(away);
+        await up();
+        await pause(after);
+      }
       await broker.freeze(35_000);
       await pause(3000);
     } finally {

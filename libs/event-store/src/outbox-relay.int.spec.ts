@@ -86,6 +86,15 @@ describe('transactional outbox relay', () => {
     }
   }
 
+  /** Outbox rows of the topic not yet marked sent. */
+  async function unsent(topic: string): Promise<number> {
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND topic = $1',
+      [topic],
+    );
+    return rows[0]!.n;
+  }
+
   it('publishes every message in order per key, and marks them sent', async () => {
     const topic = uniqueTopic('outbox');
     await ensureTopics(admin, [{ name: topic, partitions: 3, config: {} }]);
@@ -97,11 +106,7 @@ describe('transactional outbox relay', () => {
     const keys = byKey(messages);
     for (const key of ['node-a', 'node-b', 'node-c', 'node-d'])
       expect(keys.get(key)).toEqual(Array.from({ length: 25 }, (_, i) => `${key}#${i}`));
-    const { rows } = await pool.query(
-      'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND topic = $1',
-      [topic],
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await unsent(topic)).toBe(0);
   });
 
   it('loses nothing when the relay dies mid-batch or between publishing and marking', async () => {
@@ -222,11 +227,7 @@ describe('transactional outbox relay', () => {
       ['a0', 'a1', 'b0', 'b1'],
       ['c0', 'c1', 'c2'],
     ]);
-    const { rows } = await pool.query(
-      'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND topic = $1',
-      [topic],
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await unsent(topic)).toBe(0);
   });
 
   it('with offers, still publishes rows of a second writer that commits a lower id late', async () => {

@@ -62,8 +62,8 @@ const EVENT_JSON = `json_build_object(
  * A writer may `offer` the rows it has just committed: when no older row is unsent, the relay
  * publishes them from memory instead of reading them back (the planner's latency path). The table
  * stays the truth: an offer the relay cannot use is dropped and the rows are read as usual. The
- * writer must serialise its commits (the planner takes an advisory lock in each), so that
- * outbox id order is commit order; per-key order then holds. In this mode notifications are not
+ * writer's commits must be serialised, so that outbox id order is commit order and per-key order
+ * holds: rows written after an event append are (PgEventStore's append lock). In this mode notifications are not
  * listened to: a relay that is not in the writer's process (a standby that took over) reads the
  * table every pollMs.
  */

@@ -12,6 +12,18 @@ export interface ConsumerWatchOptions {
 }
 
 /**
+ * A group consumer's timeouts from its session timeout: a rebalance may take as long, and a
+ * heartbeat goes at least five times per session.
+ */
+export function groupTimeouts(sessionTimeoutMs: number) {
+  return {
+    sessionTimeout: sessionTimeoutMs,
+    rebalanceTimeout: sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 5)),
+  } as const;
+}
+
+/**
  * The stall timeout for a consumer: the configured one, but never less than a session and a
  * rebalance take. A shorter one takes a consumer waiting in a JoinGroup for dead; replacing it
  * adds a member, which makes the group rebalance again: the e2e test saw that turn into a storm.
@@ -40,12 +52,11 @@ export type Unwatch = () => void;
 export function whenConsumerStops(
   consumer: Consumer,
   onStop: (error: Error) => void,
-  options?: ConsumerWatchOptions,
+  options: ConsumerWatchOptions,
 ): Unwatch {
   let watching = true;
   let lastActive = Date.now();
   let inBatch = false;
-  let timer: NodeJS.Timeout | undefined;
   const active = () => {
     lastActive = Date.now();
   };
@@ -82,15 +93,13 @@ export function whenConsumerStops(
     }),
   ];
 
-  if (options) {
-    const every = options.checkEveryMs ?? Math.min(5000, Math.max(10, options.stalledAfterMs / 4));
-    timer = setInterval(() => {
-      const idle = Date.now() - lastActive;
-      if (!inBatch && idle > options.stalledAfterMs)
-        stopped(new Error(`the consumer has not fetched for ${Math.round(idle / 1000)} s`));
-    }, every);
-    timer.unref();
-  }
+  const every = options.checkEveryMs ?? Math.min(5000, Math.max(10, options.stalledAfterMs / 4));
+  const timer = setInterval(() => {
+    const idle = Date.now() - lastActive;
+    if (!inBatch && idle > options.stalledAfterMs)
+      stopped(new Error(`the consumer has not fetched for ${Math.round(idle / 1000)} s`));
+  }, every);
+  timer.unref();
   return unwatch;
 }
 

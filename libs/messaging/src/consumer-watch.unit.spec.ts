@@ -34,7 +34,7 @@ describe('whenConsumerStops', () => {
   it('reports a crash KafkaJS will not restart, but not one it will', () => {
     const { consumer, emit } = fakeConsumer();
     const stops: Error[] = [];
-    whenConsumerStops(consumer, (e) => stops.push(e));
+    whenConsumerStops(consumer, (e) => stops.push(e), { stalledAfterMs: 60_000 });
     emit('CRASH', { error: new Error('retriable'), restart: true });
     expect(stops).toEqual([]);
     emit('CRASH', { error: new Error('coordinator not found'), restart: false });

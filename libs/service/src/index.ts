@@ -8,3 +8,4 @@ export * from './run-service';
 export * from './tokens';
 export * from './event-store.module';
 export * from './outbox-relay.module';
+export * from './retry-until-done';

@@ -15,7 +15,7 @@ import {
   type Unwatch,
 } from '@netledger/messaging';
 import { isDns1123Subdomain } from '@netledger/model';
-import { KafkaConnection, Postgres } from '@netledger/service';
+import { KafkaConnection, Postgres, retryUntilDone } from '@netledger/service';
 import type { Consumer } from 'kafkajs';
 import { API_SETTINGS, type ApiSettings } from '../api-settings';
 
@@ -25,13 +25,17 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
   private readonly logger = new ConsoleLogger('executor-status');
   private consumer: Consumer | undefined;
   private unwatch: Unwatch | undefined;
-  private stallMs = 0;
+  private stopping = false;
+  /** KafkaJS's default session and rebalance timeouts: the status consumer sets neither. */
+  private readonly stallMs: number;
 
   constructor(
     private readonly kafka: KafkaConnection,
     private readonly postgres: Postgres,
     @Inject(API_SETTINGS) private readonly settings: ApiSettings,
-  ) {}
+  ) {
+    this.stallMs = stallTimeout(kafka.consumerStallMs, {});
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const spec = nodeStatusTopic(this.settings.topicPrefix);
@@ -49,7 +53,6 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
   private async consume(topic: string): Promise<void> {
     const consumer = this.kafka.kafka.consumer({ groupId: this.settings.statusGroup, maxWaitTimeInMs: 100 });
     this.consumer = consumer;
-    this.stallMs = stallTimeout(this.kafka.consumerStallMs, {});
     this.unwatch = whenConsumerStops(
       consumer,
       (error) => {
@@ -90,21 +93,20 @@ export class ExecutorStatusService implements OnApplicationBootstrap, OnApplicat
     });
   }
 
-  private async consumeUntilStarted(topic: string): Promise<void> {
-    while (!this.stopping) {
-      try {
+  private consumeUntilStarted(topic: string): Promise<void> {
+    return retryUntilDone(
+      async () => {
         this.unwatch?.();
         await disconnectWithin(this.consumer, this.stallMs);
         await this.consume(topic);
-        return;
-      } catch (error) {
-        this.logger.warn(`node-status consumer: ${error instanceof Error ? error.message : String(error)}`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
+      },
+      {
+        stopped: () => this.stopping,
+        onFailure: (error) =>
+          this.logger.warn(`node-status consumer: ${error instanceof Error ? error.message : String(error)}`),
+      },
+    );
   }
-
-  private stopping = false;
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;

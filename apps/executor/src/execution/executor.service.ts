@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
 import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
-import { HealthRegistry, KafkaConnection, Metrics } from '@netledger/service';
+import { HealthRegistry, KafkaConnection, Metrics, retryUntilDone } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
 import { EXECUTOR_SETTINGS, type ExecutorSettings } from '../executor-settings';
@@ -68,19 +68,16 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
    * Starts again after a failed start (a broker still electing leaders, the API away) instead of
    * living on without applying anything; readiness says it is not synced meanwhile.
    */
-  private async runUntilStarted(): Promise<void> {
-    for (let attempt = 1; !this.stopping; attempt++) {
-      try {
-        await this.run();
-        return;
-      } catch (error) {
+  private runUntilStarted(): Promise<void> {
+    return retryUntilDone(() => this.run(), {
+      stopped: () => this.stopping,
+      onFailure: async (error, attempt) => {
         this.logger.error(
           `could not start (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}; trying again in 2 s`,
         );
         await this.teardown();
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
+      },
+    });
   }
 
   private async teardown(): Promise<void> {

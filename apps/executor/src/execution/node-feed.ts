@@ -5,6 +5,7 @@ import {
   decodeEventMessage,
   diffBodyKeyDigest,
   disconnectWithin,
+  groupTimeouts,
   isDiffBodyKey,
   partitionForKey,
   stallTimeout,
@@ -40,29 +41,32 @@ export class NodeFeed {
   private consumer: Consumer | undefined;
   private unwatch: Unwatch | undefined;
   private readonly bodies = new BodyCache(256);
+  private readonly timeouts: ReturnType<typeof groupTimeouts>;
+  private readonly stallMs: number;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly node: string,
     private readonly topics: { nodeDiffs: string; nodeSnapshots: string },
-    private readonly sessionTimeoutMs: number,
-    private readonly stalledAfterMs: number,
-  ) {}
+    sessionTimeoutMs: number,
+    consumerStallMs: number,
+  ) {
+    this.timeouts = groupTimeouts(sessionTimeoutMs);
+    this.stallMs = stallTimeout(consumerStallMs, this.timeouts);
+  }
 
   async start(
     onRevision: (revision: IncomingRevision | { missingBody: NodeStateChanged }) => Promise<void>,
-    onStopped: (error: Error) => void = () => undefined,
+    onStopped: (error: Error) => void,
   ): Promise<void> {
     const partition = await this.partitionOf(this.topics.nodeDiffs);
     this.consumer = this.kafka.consumer({
       groupId: `netledger-executor-${this.node}`,
       partitionAssigners: [singlePartitionAssigner(this.topics.nodeDiffs, partition)],
       maxWaitTimeInMs: 100,
-      sessionTimeout: this.sessionTimeoutMs,
-      rebalanceTimeout: this.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3000, Math.floor(this.sessionTimeoutMs / 5)),
+      ...this.timeouts,
     });
-    this.unwatch = whenConsumerStops(this.consumer, onStopped, { stalledAfterMs: this.stallMs() });
+    this.unwatch = whenConsumerStops(this.consumer, onStopped, { stalledAfterMs: this.stallMs });
     await this.consumer.connect();
     await subscribeWhenKnown(this.consumer, { topic: this.topics.nodeDiffs, fromBeginning: true });
     await this.consumer.run({
@@ -85,7 +89,7 @@ export class NodeFeed {
   /** Stops consuming; a stalled consumer is given up on after a while rather than waited for. */
   async stop(): Promise<void> {
     this.unwatch?.();
-    await disconnectWithin(this.consumer, this.stallMs());
+    await disconnectWithin(this.consumer, this.stallMs);
   }
 
   /** The last snapshot of this node on node-snapshots (its partition read to the end), if any. */
@@ -131,11 +135,6 @@ export class NodeFeed {
       await consumer.disconnect();
     }
     return latest;
-  }
-
-  private stallMs(): number {
-    const timeout = this.sessionTimeoutMs;
-    return stallTimeout(this.stalledAfterMs, { sessionTimeout: timeout, rebalanceTimeout: timeout });
   }
 
   private async partitionOf(topic: string): Promise<number> {

@@ -22,9 +22,6 @@ import {
 import type { NodeRevision } from '@netledger/planner-core';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
 
-/** Advisory lock (transaction scope) that serialises planner commits. */
-const PLANNER_COMMIT_LOCK = 7_460_337_003;
-
 /** What the planner's store holds: folded cluster streams, node revisions, last configuration. */
 export interface PlannerRestore {
   readonly objects: RecordedEvent[];
@@ -87,27 +84,25 @@ export class PlannerStore {
     folded: ReadonlyMap<string, number>,
     config: { proxy: ProxyConfig; overlay: OverlayConfig },
   ): Promise<OfferedOutboxRow[]> {
-    // One change usually gives thousands of nodes the same diff: it is stored and sent once.
-    const bodies = new Map<string, { json: string; partitions: Set<number> }>();
-    const digestOf = new Map<string, string>();
+    // One change usually gives thousands of nodes the same diff: it is digested, stored and sent
+    // once. Keyed by the diff's JSON, whose digest is its content address.
+    const bodies = new Map<string, { digest: string; partitions: Set<number> }>();
     const digests = revisions.map((r) => {
       const json = JSON.stringify(r.diff);
-      let digest = digestOf.get(json);
-      if (digest === undefined) digestOf.set(json, (digest = diffDigest(json)));
-      let body = bodies.get(digest);
-      if (!body) bodies.set(digest, (body = { json, partitions: new Set() }));
+      let body = bodies.get(json);
+      if (!body) bodies.set(json, (body = { digest: diffDigest(json), partitions: new Set() }));
       body.partitions.add(partitionForKey(r.node, this.nodeDiffsPartitions));
-      return digest;
+      return body.digest;
     });
     // NOTE: bodies are enqueued before the revisions that need them, so on every partition a
     // consumer meets a body before the revision that refers to it.
     const bodyMessages: OutboxMessage[] = [];
-    for (const [digest, body] of bodies) {
-      for (const partition of body.partitions) {
+    for (const [json, { digest, partitions }] of bodies) {
+      for (const partition of partitions) {
         bodyMessages.push({
           topic: this.topics.nodeDiffs,
           key: diffBodyKey(digest),
-          value: encodeDiffBody(digest, body.json),
+          value: encodeDiffBody(digest, json),
           partition,
         });
       }
@@ -115,13 +110,10 @@ export class PlannerStore {
     // Encoded before the transaction: the streams' rows stay locked only for the writes.
     const snapshotMessages = this.snapshotMessages(revisions);
     return this.store.transaction(async (client) => {
-      // One planner commit at a time, even with two planners up: outbox ids are then in commit
-      // order, which the relay's offered path relies on (a lower id can never commit late).
-      await client.query('SELECT pg_advisory_xact_lock($1)', [PLANNER_COMMIT_LOCK]);
       if (bodies.size > 0) {
         await client.query(
           `INSERT INTO node_diff_bodies (digest, body) SELECT * FROM unnest($1::text[], $2::jsonb[]) ON CONFLICT DO NOTHING`,
-          [[...bodies.keys()], [...bodies.values()].map((b) => b.json)],
+          [[...bodies.values()].map((b) => b.digest), [...bodies.keys()]],
         );
       }
       const recorded = await this.store.appendToStreams(

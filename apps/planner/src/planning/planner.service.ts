@@ -9,6 +9,7 @@ import {
   decodeEventMessage,
   disconnectWithin,
   ensureTopics,
+  groupTimeouts,
   stallTimeout,
   subscribeWhenKnown,
   topicNames,
@@ -17,7 +18,13 @@ import {
 } from '@netledger/messaging';
 import { canonicalJson, type RecordedEvent } from '@netledger/model';
 import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
-import { HealthRegistry, KafkaConnection, Metrics, OutboxRelayService } from '@netledger/service';
+import {
+  HealthRegistry,
+  KafkaConnection,
+  Metrics,
+  OutboxRelayService,
+  retryUntilDone,
+} from '@netledger/service';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Counter, Histogram } from 'prom-client';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
@@ -42,6 +49,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new ConsoleLogger('planner');
   private consumer: Consumer | undefined;
   private unwatch: Unwatch | undefined;
+  private readonly stallMs: number;
   private stopping = false;
   private revisions!: RevisionPlanner;
   private pending: Pending[] = [];
@@ -63,6 +71,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     metrics: Metrics,
     @Inject(PLANNER_SETTINGS) private readonly settings: PlannerSettings,
   ) {
+    this.stallMs = stallTimeout(kafka.consumerStallMs, groupTimeouts(settings.sessionTimeoutMs));
     this.eventsTotal = metrics.counter({
       name: 'netledger_planner_events_total',
       help: 'Cluster events folded into the model.',
@@ -134,9 +143,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       groupId: this.settings.consumerGroup,
       maxWaitTimeInMs: 50,
       allowAutoTopicCreation: false,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      rebalanceTimeout: this.settings.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3000, Math.floor(this.settings.sessionTimeoutMs / 5)),
+      ...groupTimeouts(this.settings.sessionTimeoutMs),
     });
     this.consumer = consumer;
     // A consumer that stops or stalls is replaced after a rebuild, as after a failed batch.
@@ -145,7 +152,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       (error) => {
         this.flushing = this.flushing.then(() => this.failed(error, 'the cluster-events consumer stopped'));
       },
-      { stalledAfterMs: this.stallMs() },
+      { stalledAfterMs: this.stallMs },
     );
     await consumer.connect();
     await subscribeWhenKnown(consumer, {
@@ -157,11 +164,6 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.receive(payload),
     });
-  }
-
-  private stallMs(): number {
-    const timeout = this.settings.sessionTimeoutMs;
-    return stallTimeout(this.kafka.consumerStallMs, { sessionTimeout: timeout, rebalanceTimeout: timeout });
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -317,18 +319,19 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     this.pending = [];
     clearTimeout(this.timer);
     this.timer = undefined;
-    for (let attempt = 1; !this.stopping; attempt++) {
-      try {
+    await retryUntilDone(
+      async () => {
         this.unwatch?.();
-        await disconnectWithin(this.consumer, this.stallMs());
+        await disconnectWithin(this.consumer, this.stallMs);
         this.consumer = undefined;
         await this.rebuild();
         await this.startConsumer();
-        return;
-      } catch (again) {
-        this.logger.error(`could not recover (attempt ${attempt}): ${String(again)}; trying again in 2 s`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
+      },
+      {
+        stopped: () => this.stopping,
+        onFailure: (again, attempt) =>
+          this.logger.error(`could not recover (attempt ${attempt}): ${String(again)}; trying again in 2 s`),
+      },
+    );
   }
 }
