@@ -18,3 +18,4 @@ export * from './events/cluster-events';
 export * from './ingest/canonical-json';
 export * from './ingest/ingest-decider';
 export * from './events/node-events';
+export * from './plan/plan-change';

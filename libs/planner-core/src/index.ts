@@ -31,3 +31,6 @@ export * from './parse/canonical-rule';
 export * from './parse/host-json';
 export * from './revisions/revision-planner';
 export * from './render/conntrack';
+export * from './ledger/fragments';
+export * from './ledger/plan-book';
+export * from './ledger/plan-recorder';

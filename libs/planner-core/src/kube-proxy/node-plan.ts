@@ -20,7 +20,8 @@ export interface ServiceTable {
  */
 export interface NodeProxyPlan {
   readonly node: string;
-  readonly profile: NodeProfile;
+  /** The profile the plan was computed for; absent in a plan resolved from the ledger (PlanBook). */
+  readonly profile?: NodeProfile;
   readonly fixed: FixedRules;
   readonly services: ServiceTable;
   readonly overrides: ReadonlyMap<string, ServiceFragment>;

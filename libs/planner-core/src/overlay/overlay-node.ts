@@ -1,19 +1,13 @@
-import { parseCidr, type Cidr, type HostFacts, type Node } from '@netledger/model';
+import { parseCidr, type Cidr, type HostFacts, type Node, type OverlayLease } from '@netledger/model';
 import { primaryNodeIP } from '../kube-proxy/node-profile';
 import { derivedVtepMac } from './vtep-mac';
 
-/** What the overlay needs of one node: flannel's lease, in effect. */
-export interface OverlayNode {
-  readonly name: string;
-  /** The node's IPv4 pod subnet. */
-  readonly subnet: Cidr;
-  /** Underlay address VXLAN packets for this node go to. */
-  readonly publicIp: string;
-  readonly vtepMac: string;
-  readonly underlayMtu: number;
-  /** The underlay subnet the public IP sits in, when the host reported it (DirectRouting). */
-  readonly underlaySubnet: Cidr | undefined;
-}
+/**
+ * What the overlay needs of one node: flannel's lease, in effect (its IPv4 pod subnet, the
+ * underlay address VXLAN packets for it go to, its VTEP MAC, underlay MTU and, when the host
+ * reported it, the underlay subnet its public IP sits in, for DirectRouting).
+ */
+export type OverlayNode = OverlayLease;
 
 /**
  * The overlay view of a node: its pod subnet from spec.podCIDRs, its public IP from flannel's

@@ -126,7 +126,6 @@ export function diffNodePlans(from: NodePlan, to: NodePlan, changes: ModelChange
   const k1 = to.kubeProxy;
   if (
     changes.all ||
-    k0.profile !== k1.profile ||
     k0.fixed !== k1.fixed ||
     changes.nodes.has(to.node) ||
     from.overlay.config !== to.overlay.config

@@ -1,0 +1,212 @@
+import type { Digest, NodeManifest, OverlayConfig, OverlayOwn, PlanChange } from '@netledger/model';
+import type { FixedRules } from '../kube-proxy/fixed-rules';
+import type { ServiceTable } from '../kube-proxy/node-plan';
+import type { ServiceFragment } from '../kube-proxy/service-fragment';
+import type { ModelChanges, NetworkPlanner, NodePlan } from '../network-planner';
+import type { PeerTable } from '../overlay/overlay-planner';
+import { FragmentEncoder, type EncodedFragment, type FragmentValues } from './fragments';
+import { PlanBook } from './plan-book';
+
+/** A plan change and the bodies of the fragments it is the first to name. */
+export interface RecordedChange {
+  readonly change: PlanChange;
+  readonly fragments: readonly EncodedFragment[];
+}
+
+/** Gives a fragment's digest, noting its body to carry with the change when it must. */
+type Namer = <K extends keyof FragmentValues>(kind: K, value: FragmentValues[K]) => Digest;
+
+/** What the recorder saw of a node at the last change, to tell cheaply what moved since. */
+interface SeenNode {
+  readonly fixed: FixedRules;
+  readonly services: string;
+  readonly overrides: ReadonlyMap<string, ServiceFragment>;
+}
+
+const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]) =>
+  a < b ? -1 : a > b ? 1 : 0;
+
+/**
+ * Turns the model's state after a batch into the next plan change: which fragments, table
+ * entries, peers and manifests differ from what its book holds (the last change recorded).
+ * Work grows with what changed: objects the model shares are compared by identity first, and a
+ * fragment is digested once per object. After a restart (an empty recorder over a restored
+ * book) the first change compares everything by digest and names only what really differs.
+ * Pure: no I/O.
+ */
+export class PlanRecorder {
+  readonly book: PlanBook;
+  private readonly encoder = new FragmentEncoder();
+  private readonly seenNodes = new Map<string, SeenNode>();
+  private readonly seenTables = new Map<string, ServiceTable>();
+  private seenPeers: PeerTable | undefined;
+  private seenOverlay: OverlayConfig | undefined;
+
+  constructor(book: PlanBook = new PlanBook()) {
+    this.book = book;
+  }
+
+  /** The next change, applied to the book; undefined when the plan did not change. */
+  record(model: NetworkPlanner, changes: ModelChanges): RecordedChange | undefined {
+    const carried = new Map<Digest, EncodedFragment>();
+    const shared = <K extends keyof FragmentValues>(kind: K, value: FragmentValues[K]): Digest => {
+      const f = this.encoder.encode(kind, value);
+      if (!this.book.holds(f.digest)) carried.set(f.digest, f);
+      return f.digest;
+    };
+    // NOTE: what a manifest names is always carried: a consumer that keeps one node's manifest
+    // holds the shared tables and peers, but not the fragments other nodes' manifests hold.
+    const own = <K extends keyof FragmentValues>(kind: K, value: FragmentValues[K]): Digest => {
+      const f = this.encoder.encode(kind, value);
+      carried.set(f.digest, f);
+      return f.digest;
+    };
+
+    const present = model.nodeNames();
+    const set: NodeManifest[] = [];
+    const overrides: { node: string; set: [string, Digest][]; delete: string[] }[] = [];
+    const tables = new Map<string, ServiceTable>();
+    const presentSet = new Set(present);
+    for (const node of present) {
+      // The overlay half of a plan is built only for nodes that may have changed as a whole.
+      const k = model.kubeProxy.planNode(node);
+      const services = k.profile!.serviceKey;
+      tables.set(services, k.services);
+      const before = this.seenNodes.get(node);
+      this.seenNodes.set(node, { fixed: k.fixed, services, overrides: k.overrides });
+      const whole =
+        !before ||
+        changes.all ||
+        changes.nodes.has(node) ||
+        before.fixed !== k.fixed ||
+        before.services !== services;
+      if (whole) {
+        const plan: NodePlan = { node, kubeProxy: k, overlay: model.overlay.planNode(node) };
+        const manifest = this.manifestOf(plan, services, shared);
+        const held = this.book.manifestOf(node);
+        if (!held || JSON.stringify(held) !== JSON.stringify(manifest)) {
+          set.push(manifest);
+          own('fixed', k.fixed);
+          for (const fragment of k.overrides.values()) own('service', fragment);
+        }
+      } else if (before.overrides !== k.overrides) {
+        const patch = this.overridesPatch(node, k.overrides, shared, own);
+        if (patch.set.length > 0 || patch.delete.length > 0) overrides.push(patch);
+      }
+    }
+    for (const node of this.seenNodes.keys()) if (!presentSet.has(node)) this.seenNodes.delete(node);
+    const removed = this.book.nodeNames().filter((node) => !presentSet.has(node));
+
+    const tableChanges: PlanChange['tables'][number][] = [];
+    for (const [key, table] of tables) {
+      if (this.seenTables.get(key) === table && this.book.tableKeys().includes(key)) continue;
+      const change = this.tableChange(key, table, shared);
+      if (change.set.length > 0 || change.delete.length > 0 || !this.book.tableKeys().includes(key))
+        tableChanges.push(change);
+    }
+    const dropTables = this.book.tableKeys().filter((key) => !tables.has(key));
+
+    const peerTable = model.overlay.planNode('').peers;
+    const peers =
+      peerTable === this.seenPeers ? { set: [], delete: [] } : this.peersChange(peerTable, shared);
+    const overlayConfig = model.overlay.planNode('').config;
+    const configChanged =
+      this.book.revision === 0 || JSON.stringify(overlayConfig) !== JSON.stringify(this.book.overlayConfig);
+
+    const change: PlanChange = {
+      revision: this.book.revision + 1,
+      ...(configChanged ? { overlayConfig } : {}),
+      tables: tableChanges,
+      dropTables,
+      peers,
+      manifests: { set, overrides, delete: removed },
+      conntrack: changes.conntrack,
+      fragments: [...carried.keys()],
+    };
+    this.seenTables.clear();
+    for (const [key, table] of tables) this.seenTables.set(key, table);
+    this.seenPeers = peerTable;
+    this.seenOverlay = overlayConfig;
+    if (isEmptyChange(change)) return undefined;
+    this.book.apply(change, (digest) => carried.get(digest));
+    return { change, fragments: [...carried.values()] };
+  }
+
+  /** The overlay configuration last recorded. */
+  get overlayConfig(): OverlayConfig | undefined {
+    return this.seenOverlay;
+  }
+
+  private manifestOf(plan: NodePlan, services: string, name: Namer): NodeManifest {
+    const o = plan.overlay;
+    const overlay: OverlayOwn =
+      o.self && o.device
+        ? { self: o.self, device: o.device, chains: [...o.chains], jumps: [...o.jumps] }
+        : null;
+    return {
+      node: plan.node,
+      services,
+      fixed: name('fixed', plan.kubeProxy.fixed),
+      overrides: [...plan.kubeProxy.overrides]
+        .map(([port, fragment]): [string, Digest] => [port, name('service', fragment)])
+        .sort(byKey),
+      overlay,
+    };
+  }
+
+  private overridesPatch(
+    node: string,
+    now: ReadonlyMap<string, ServiceFragment>,
+    shared: Namer,
+    own: Namer,
+  ): { node: string; set: [string, Digest][]; delete: string[] } {
+    const held = new Map(this.book.manifestOf(node)!.overrides);
+    const set: [string, Digest][] = [];
+    for (const [port, fragment] of now) {
+      const digest = shared('service', fragment);
+      if (held.get(port) !== digest) set.push([port, own('service', fragment)]);
+    }
+    const gone = [...held.keys()].filter((port) => !now.has(port));
+    return { node, set: set.sort(byKey), delete: gone.sort() };
+  }
+
+  private tableChange(key: string, table: ServiceTable, name: Namer): PlanChange['tables'][number] {
+    const before = this.seenTables.get(key);
+    const set: [string, Digest][] = [];
+    for (const port of table.order) {
+      const fragment = table.fragments.get(port);
+      if (!fragment || fragment === before?.fragments.get(port)) continue;
+      const digest = name('service', fragment);
+      if (this.book.tableDigest(key, port) !== digest) set.push([port, digest]);
+    }
+    const gone = this.book.tablePorts(key).filter((port) => !table.fragments.has(port));
+    return { key, set, delete: gone };
+  }
+
+  private peersChange(table: PeerTable, name: Namer): PlanChange['peers'] {
+    const before = this.seenPeers;
+    const set: [string, Digest][] = [];
+    for (const peer of table.order) {
+      const entries = table.entries.get(peer)!;
+      if (entries === before?.entries.get(peer)) continue;
+      const digest = name('peer', entries);
+      if (this.book.peerDigest(peer) !== digest) set.push([peer, digest]);
+    }
+    return { set, delete: this.book.peerNames().filter((peer) => !table.entries.has(peer)) };
+  }
+}
+
+/** True when a change changes nothing (no revision is made for it). */
+export function isEmptyChange(change: PlanChange): boolean {
+  return (
+    change.overlayConfig === undefined &&
+    change.tables.length === 0 &&
+    change.dropTables.length === 0 &&
+    change.peers.set.length === 0 &&
+    change.peers.delete.length === 0 &&
+    change.manifests.set.length === 0 &&
+    change.manifests.overrides.length === 0 &&
+    change.manifests.delete.length === 0 &&
+    change.conntrack.length === 0
+  );
+}

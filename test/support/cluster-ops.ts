@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import type { EndpointSlice, HostFacts, Service } from '@netledger/model';
+import type { NetworkPlanner } from '@netledger/planner-core';
+import { node, service, slice } from './kube';
+
+/*
+ * Random sequences of cluster changes over a small cluster (nodes node-0..node-4, services
+ * svc-0..svc-5 of every type and traffic policy, their slices), for property tests of the
+ * planner's incremental paths against from-scratch plans.
+ */
+
+export type ClusterOp =
+  | {
+      kind: 'service';
+      s: number;
+      type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+      local: boolean;
+      itpLocal: boolean;
+    }
+  | { kind: 'deleteService'; s: number }
+  | {
+      kind: 'slice';
+      s: number;
+      endpoints: { host: number; node: number; ready: boolean; terminating: boolean }[];
+    }
+  | { kind: 'deleteSlice'; s: number }
+  | { kind: 'node'; n: number; ipSuffix: number }
+  | { kind: 'deleteNode'; n: number };
+
+export const NODES = 5;
+export const SERVICES = 6;
+
+export const clusterOpArb: fc.Arbitrary<ClusterOp> = fc.oneof(
+  fc.record({
+    kind: fc.constant('service' as const),
+    s: fc.nat(SERVICES - 1),
+    type: fc.constantFrom('ClusterIP' as const, 'NodePort' as const, 'LoadBalancer' as const),
+    local: fc.boolean(),
+    itpLocal: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant('deleteService' as const), s: fc.nat(SERVICES - 1) }),
+  fc.record({
+    kind: fc.constant('slice' as const),
+    s: fc.nat(SERVICES - 1),
+    endpoints: fc.array(
+      fc.record({
+        host: fc.nat(20),
+        node: fc.nat(NODES - 1),
+        ready: fc.boolean(),
+        terminating: fc.boolean(),
+      }),
+      {
+        maxLength: 5,
+      },
+    ),
+  }),
+  fc.record({ kind: fc.constant('deleteSlice' as const), s: fc.nat(SERVICES - 1) }),
+  fc.record({ kind: fc.constant('node' as const), n: fc.nat(NODES - 1), ipSuffix: fc.nat(3) }),
+  fc.record({ kind: fc.constant('deleteNode' as const), n: fc.nat(NODES - 1) }),
+);
+
+function serviceOf(op: Extract<ClusterOp, { kind: 'service' }>): Service {
+  return service('ns', `svc-${op.s}`, {
+    type: op.type,
+    clusterIP: `10.96.0.${op.s + 1}`,
+    ports: [{ name: 'http', port: 80, ...(op.type !== 'ClusterIP' ? { nodePort: 30000 + op.s } : {}) }],
+    ...(op.type === 'LoadBalancer'
+      ? { ingress: [`198.18.1.${op.s}`], loadBalancerSourceRanges: ['192.168.0.0/24'] }
+      : {}),
+    ...(op.local && op.type !== 'ClusterIP' ? { externalTrafficPolicy: 'Local' as const } : {}),
+    ...(op.itpLocal ? { internalTrafficPolicy: 'Local' as const } : {}),
+  });
+}
+
+function sliceOf(op: Extract<ClusterOp, { kind: 'slice' }>): EndpointSlice {
+  return slice(
+    'ns',
+    `svc-${op.s}-abc`,
+    `svc-${op.s}`,
+    [{ name: 'http', port: 8080 }],
+    op.endpoints.map((e) => ({
+      ip: `10.244.${e.node}.${e.host + 2}`,
+      node: `node-${e.node}`,
+      ready: e.ready,
+      terminating: e.terminating,
+    })),
+  );
+}
+
+export function applyClusterOp(planner: NetworkPlanner, op: ClusterOp): void {
+  switch (op.kind) {
+    case 'service':
+      return planner.upsert(serviceOf(op));
+    case 'deleteService':
+      return planner.remove('Service', 'ns', `svc-${op.s}`);
+    case 'slice':
+      return planner.upsert(sliceOf(op));
+    case 'deleteSlice':
+      return planner.remove('EndpointSlice', 'ns', `svc-${op.s}-abc`);
+    case 'node':
+      return planner.upsert(
+        node(`node-${op.n}`, `192.168.0.${10 + op.n + op.ipSuffix * 10}`, `10.244.${op.n}.0/24`),
+      );
+    case 'deleteNode':
+      return planner.remove('Node', '', `node-${op.n}`);
+  }
+}
+
+/** The host facts every test node reports: its underlay address in 192.168.0.0/24. */
+export function testHostFacts(name: string): HostFacts {
+  return {
+    interfaceAddresses: ['127.0.0.1/8', `192.168.0.${10 + Number(name.slice(5))}/24`],
+    randomFully: true,
+    nfacctCounters: [],
+    conntrackTcpBeLiberal: false,
+    underlayMtu: 1500,
+  };
+}
