@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeNodeState } from '@netledger/model';
+import { decodeNodeState, encodeNodeState, PLAN_CHANGED, type RecordedEvent } from '@netledger/model';
+import { nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
 import { ApiModule } from '../../apps/api/src/api.module';
 import { ProjectorService } from '../../apps/api/src/projections/projector.service';
 import { runApi } from '../../apps/cli/src/main';
-import { ApiStateSource } from '../../apps/executor/src/execution/api-state-source';
+import { ApiPlanSource } from '../../apps/executor/src/execution/api-plan-source';
+import { PlanViewService } from '../../apps/api/src/projections/plan-view.service';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
 import { eventually } from '../support/kafka-reader';
 import { ADMIN_TOKEN, READER_TOKEN, testPipeline } from '../support/pipeline';
@@ -37,14 +39,7 @@ describe('api: the network state, now and then, and why', () => {
     await eventually(async () => {
       const r = await get('/v1/nodes');
       const nodes = (r.body.nodes ?? []) as { name: string; desiredRevision: number }[];
-      return (
-        nodes.length > 0 &&
-        nodes.every(
-          (n) =>
-            n.desiredRevision === plannerService.revisionOf(n.name) ||
-            plannerService.revisionOf(n.name) === 0,
-        )
-      );
+      return nodes.length > 0 && nodes.every((n) => n.desiredRevision === plannerService.revision);
     }, 'the projections to catch up');
     await api.app.get(ProjectorService).catchUp();
   };
@@ -172,16 +167,30 @@ describe('api: the network state, now and then, and why', () => {
     );
   });
 
-  it('gives an executor the state to resync from, and a clear error when it cannot', async () => {
+  it('gives an executor its plan to start from: shared tables and its own manifest, no other node’s', async () => {
     const served = (await get('/v1/nodes/node-a/state')).body as unknown as {
       revision: number;
       state: unknown;
     };
-    const snapshot = await new ApiStateSource(base, READER_TOKEN, 'node-a').latest();
-    expect(snapshot).toEqual({ node: 'node-a', revision: served.revision, state: served.state });
-    expect(decodeNodeState(snapshot!.state).chains.size).toBeGreaterThan(0);
-    expect(await new ApiStateSource(base, READER_TOKEN, 'node-z').latest()).toBeUndefined();
-    await expect(new ApiStateSource(base, 'not-a-token', 'node-a').latest()).rejects.toThrow(/answered 401/);
+    const snapshot = (await new ApiPlanSource(base, READER_TOKEN, 'node-a').latest())!;
+    expect(snapshot.change.revision).toBe(served.revision);
+    expect(snapshot.change.manifests.set.map((m) => m.node)).toEqual(['node-a']);
+    const book = new PlanBook({ revision: snapshot.change.revision - 1, only: 'node-a' });
+    book.apply(
+      snapshot.change,
+      (d) => snapshot.fragments.get(d) as { kind: 'service'; value: FragmentValue },
+    );
+    expect(encodeNodeState(nodeStateOf(book.planOf('node-a')!))).toEqual(served.state);
+    // A node the plan does not know gets the shared part only.
+    const unknown = (await new ApiPlanSource(base, READER_TOKEN, 'node-z').latest())!;
+    expect(unknown.change.manifests.set).toEqual([]);
+    await expect(new ApiPlanSource(base, 'not-a-token', 'node-a').latest()).rejects.toThrow(/answered 401/);
+    const summary = (await get('/v1/plan')).body as unknown as {
+      revision: number;
+      nodes: number;
+      tables: number;
+    };
+    expect(summary).toMatchObject({ revision: served.revision, nodes: 2, tables: 1 });
   });
 
   it('travels in time: the state at a revision, and as it stood at a time, equal what was current then', async () => {
@@ -248,10 +257,12 @@ describe('api: the network state, now and then, and why', () => {
       events: { type: string }[];
     };
     expect(web.events.map((e) => e.type)).toEqual(['KubeObjectApplied']);
-    const nodeA = (await get('/v1/audit?node=node-a&type=NodeStateChanged')).body as unknown as {
-      events: unknown[];
+    const changes = (await get('/v1/audit?type=PlanChanged')).body as unknown as { events: unknown[] };
+    expect(changes.events.length).toBeGreaterThan(1);
+    const nodeA = (await get('/v1/audit?node=node-a')).body as unknown as {
+      events: { subject: { kind: string; name: string } }[];
     };
-    expect(nodeA.events.length).toBeGreaterThan(1);
+    expect(nodeA.events.map((e) => `${e.subject.kind}/${e.subject.name}`)).toEqual(['Node/node-a']);
     const none = (await get(`/v1/audit?to=${encodeURIComponent('2000-01-01T00:00:00Z')}`))
       .body as unknown as { events: unknown[] };
     expect(none.events).toEqual([]);
@@ -290,16 +301,7 @@ describe('api: the network state, now and then, and why', () => {
       const { Client } = await import('pg');
       const c = new Client({ connectionString: pipeline.db.url });
       await c.connect();
-      const out = {
-        nodes: (await c.query('SELECT node, desired_revision, state, present FROM api_nodes ORDER BY node'))
-          .rows,
-        revisions: (
-          await c.query(
-            'SELECT node, revision, position, recorded_at, diff_digest, cause_ids FROM api_node_revisions ORDER BY node, revision',
-          )
-        ).rows,
-        audit: (await c.query('SELECT * FROM api_audit ORDER BY position')).rows,
-      };
+      const out = { audit: (await c.query('SELECT * FROM api_audit ORDER BY position')).rows };
       await c.end();
       return out;
     };
@@ -356,21 +358,17 @@ describe('api: the network state, now and then, and why', () => {
     expect((await get('/v1/nodes/node-a/explain?chain=KUBE-SERVICES')).status).toBe(400);
   });
 
-  it("folds a node's stream again when a revision is not based on the projected one", async () => {
+  it('reads the plan from the ledger again when it misses a change, rather than stop at it', async () => {
     await api.app.get(ProjectorService).catchUp();
-    const { Client } = await import('pg');
-    const c = new Client({ connectionString: pipeline.db.url });
-    await c.connect();
-    try {
-      // As if the projection had missed node-a's latest revision, and held an empty state.
-      await c.query(
-        `UPDATE api_nodes SET desired_revision = desired_revision - 1,
-           state = '{"chains":[],"jumps":[],"devices":[],"routes":[],"neighbours":[],"fdb":[]}'
-         WHERE node = 'node-a'`,
-      );
-    } finally {
-      await c.end();
-    }
+    const view = api.app.get(PlanViewService);
+    const before = (await get('/v1/nodes/node-a/state')).body;
+    const held = await view.book();
+    // As if the projector had been handed a change from beyond a gap.
+    const beyond = {
+      type: PLAN_CHANGED,
+      data: { change: { revision: held.revision + 3 }, causes: [] },
+    } as unknown as RecordedEvent;
+    await view.follow([beyond]);
     pipeline.apiserver.apply(
       rawService('default', 'late', {
         clusterIP: '10.96.0.77',
@@ -379,15 +377,10 @@ describe('api: the network state, now and then, and why', () => {
     );
     await settle();
     const healed = (await get('/v1/nodes/node-a/state')).body;
-    const res = await fetch(`${base}/v1/admin/projections/rebuild`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    expect(res.status).toBe(201);
-    const rebuilt = (await get('/v1/nodes/node-a/state')).body;
-    expect(healed.revision).toBe(rebuilt.revision);
+    expect(healed.revision).toBeGreaterThan(before.revision);
     const rules = [...decodeNodeState(healed.state).chains.values()].flatMap((ch) => ch.rules);
     expect(rules.some((r) => r.includes('default/late:http has no endpoints'))).toBe(true);
-    expect(healed).toEqual(rebuilt);
+    const fresh = await view.ledger.book();
+    expect(encodeNodeState(nodeStateOf(fresh.planOf('node-a')!))).toEqual(healed.state);
   });
 });

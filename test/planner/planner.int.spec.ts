@@ -1,21 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, PgEventStore } from '@netledger/event-store';
-import { NODE_STATE_CHANGED } from '@netledger/model';
+import { PLAN_CHANGED, PLAN_STREAM, type PlanChanged } from '@netledger/model';
 import { decodeEventMessage } from '@netledger/messaging';
 import { nodeStatesEqual } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
 import { eventually, TopicReader } from '../support/kafka-reader';
-import { planFromScratch, replay, revisionsByNode, testPipeline } from '../support/pipeline';
+import { nodeStateIn, planFromScratch, planFromTopic, testPipeline } from '../support/pipeline';
 import { rawNode, rawService, rawSlice } from '../support/kube';
 
-describe('planner: cluster events in, node revisions out', () => {
+describe('planner: cluster events in, plan changes out', () => {
   let pipeline: Awaited<ReturnType<typeof testPipeline>>;
   let ingester: RunningService;
   let planner: RunningService;
-  let diffs: TopicReader;
-  let snapshots: TopicReader;
+  let plan: TopicReader;
 
   beforeAll(async () => {
     pipeline = await testPipeline();
@@ -24,13 +23,11 @@ describe('planner: cluster events in, node revisions out', () => {
     // ingester commits them one by one): the test is about folding a burst, not the default 20 ms.
     const plannerEnv = { ...pipeline.env, PLANNER_BATCH_WINDOW_MS: '250' };
     planner = await runService('planner', 0, () => PlannerModule.forRoot(plannerEnv), plannerEnv);
-    diffs = new TopicReader(pipeline.kafka, pipeline.topics.nodeDiffs);
-    snapshots = new TopicReader(pipeline.kafka, pipeline.topics.nodeSnapshots);
-    await Promise.all([diffs.start(), snapshots.start()]);
+    plan = new TopicReader(pipeline.kafka, pipeline.topics.plan);
+    await plan.start();
   });
   afterAll(async () => {
-    await diffs?.stop();
-    await snapshots?.stop();
+    await plan?.stop();
     await planner?.stop();
     await ingester?.stop();
     await pipeline?.close();
@@ -42,10 +39,10 @@ describe('planner: cluster events in, node revisions out', () => {
       let last = -1;
       await eventually(async () => {
         const { rows } = await store.pool.query(
-          "SELECT coalesce(sum(version), 0)::int AS v FROM streams WHERE stream_id LIKE 'node/%'",
+          "SELECT coalesce(max(version), 0)::int AS v FROM streams WHERE stream_id = 'plan'",
         );
         const total = rows[0].v as number;
-        const stable = total === last && diffs.messages.length >= total;
+        const stable = total === last && plan.messages.length >= total;
         last = total;
         return stable;
       }, 'the planner to settle');
@@ -54,7 +51,7 @@ describe('planner: cluster events in, node revisions out', () => {
     }
   };
 
-  it('a scripted history yields, per node, a revision chain that rebuilds the from-scratch plan', async () => {
+  it('a scripted history yields plan changes that rebuild every node’s from-scratch plan', async () => {
     const { apiserver } = pipeline;
     apiserver.apply(rawNode('node-a', '198.18.0.11', '10.244.1.0/24') as Record<string, unknown>);
     apiserver.apply(rawNode('node-b', '198.18.0.12', '10.244.2.0/24') as Record<string, unknown>);
@@ -112,44 +109,42 @@ describe('planner: cluster events in, node revisions out', () => {
 
     const expected = planFromScratch(apiserver.allObjects());
     expect([...expected.keys()].sort()).toEqual(['node-a', 'node-c']);
-    // Converged when every node's chain of revisions rebuilds its from-scratch plan (and the node
-    // that left got a last revision that empties it).
+    // Converged when the plan rebuilt from the topic gives every node its from-scratch plan (and
+    // the node that left has no manifest any more).
     await eventually(() => {
-      const byNode = revisionsByNode(diffs);
+      const book = planFromTopic(plan);
       return (
-        [...expected].every(
-          ([node, state]) => byNode.has(node) && nodeStatesEqual(replay(byNode.get(node)!), state),
-        ) &&
-        byNode.has('node-b') &&
-        replay(byNode.get('node-b')!).chains.size === 0
+        [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state)) &&
+        !book.hasNode('node-b')
       );
     }, 'every node to converge');
-    const byNode = revisionsByNode(diffs);
-    // The burst of ten endpoint changes did not make ten revisions per node.
-    expect(byNode.get('node-a')!.length).toBeLessThan(12);
+    // The burst of ten endpoint changes did not make ten plan changes.
+    expect(planFromTopic(plan).revision).toBeLessThan(12);
   });
 
-  it('records each revision as NodeStateChanged on the node stream, with its causes, and publishes a snapshot', async () => {
+  it('records each change once as PlanChanged on the plan stream, with its causes, its fragments stored once', async () => {
     const store = new PgEventStore(createPool(pipeline.db.url));
     try {
-      const events = await store.readStream('node/node-a');
+      const events = await store.readStream(PLAN_STREAM);
       expect(events.length).toBeGreaterThan(1);
       events.forEach((e, i) => {
-        expect(e.type).toBe(NODE_STATE_CHANGED);
-        expect(e.data).toMatchObject({ node: 'node-a', revision: i + 1, baseRevision: i });
-        expect((e.data as { causation: { eventIds: string[] } }).causation.eventIds.length).toBeGreaterThan(
-          0,
-        );
+        expect(e.type).toBe(PLAN_CHANGED);
+        const data = e.data as PlanChanged;
+        expect(data.change.revision).toBe(i + 1);
+        expect(data.causes.length).toBeGreaterThan(0);
       });
+      // No per-node stream: the plan is one stream, whatever the number of nodes.
+      const nodeStreams = await store.pool.query("SELECT 1 FROM streams WHERE stream_id LIKE 'node/%'");
+      expect(nodeStreams.rowCount).toBe(0);
+      const named = new Set(events.flatMap((e) => (e.data as PlanChanged).change.fragments));
+      const stored = await store.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM plan_fragments WHERE digest = ANY($1)',
+        [[...named]],
+      );
+      expect(stored.rows[0]!.n).toBe(named.size);
     } finally {
       await store.pool.end();
     }
-    await eventually(() => snapshots.messages.some((m) => m.key === 'node-a'), 'a node-a snapshot');
-    const last = [...snapshots.messages].reverse().find((m) => m.key === 'node-a')!;
-    expect(JSON.parse(last.value)).toMatchObject({
-      node: 'node-a',
-      state: { devices: [{ name: 'flannel.1' }] },
-    });
   });
 
   it('a replayed cluster event changes nothing', async () => {
@@ -160,7 +155,7 @@ describe('planner: cluster events in, node revisions out', () => {
     await clusterEvents.stop();
     const replayed = clusterEvents.messages.slice(0, 10);
     expect(replayed.every((m) => decodeEventMessage(m.value).streamId === m.key)).toBe(true);
-    const before = diffs.messages.length;
+    const before = plan.messages.length;
     const producer = pipeline.kafka.producer();
     await producer.connect();
     await producer.send({
@@ -169,6 +164,6 @@ describe('planner: cluster events in, node revisions out', () => {
     });
     await producer.disconnect();
     await new Promise((r) => setTimeout(r, 1500));
-    expect(diffs.messages.length).toBe(before);
+    expect(plan.messages.length).toBe(before);
   });
 });

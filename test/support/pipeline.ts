@@ -3,18 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { kubeConfigFor } from '@netledger/kube';
-import { decodeDiffBody, decodeEventMessage, isDiffBodyKey, topicNames } from '@netledger/messaging';
+import { PlanAssembler, topicNames } from '@netledger/messaging';
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
   EMPTY_NODE_STATE,
   validateObject,
-  type NodeDiff,
-  type NodeRevisionWithDiff,
+  type FragmentKind,
   type NodeState,
-  type NodeStateChanged,
 } from '@netledger/model';
-import { applyNodeDiff, NetworkPlanner, nodeStateOf } from '@netledger/planner-core';
+import { NetworkPlanner, nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
 import { FakeApiServer } from './fake-apiserver';
 import { createTestDatabase, testKafka, uniqueSuffix } from './services';
 import { type TopicReader } from './kafka-reader';
@@ -39,7 +37,6 @@ export async function testPipeline() {
     KUBECONFIG: kubeconfig,
     NETLEDGER_TOPIC_PREFIX: prefix,
     CLUSTER_EVENTS_PARTITIONS: '4',
-    NODE_DIFFS_PARTITIONS: '4',
     PLANNER_GROUP: `planner-${prefix}`,
     // A killed planner leaves its consumer group quickly, so restarts are not held up.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
@@ -63,47 +60,32 @@ export async function testPipeline() {
 }
 
 /**
- * Node revisions read from node-diffs, their diffs resolved against the bodies met before them on
- * the same partition: per node, deduplicated by revision, in revision order.
+ * The plan as a consumer of the plan topic rebuilds it: every change put together from its parts
+ * and applied in order (a change sent again is skipped). Throws on a gap.
  */
-export function revisionsByNode(reader: TopicReader): Map<string, NodeRevisionWithDiff[]> {
-  const out = new Map<string, Map<number, NodeRevisionWithDiff>>();
-  const bodies = new Map<string, NodeDiff>();
+export function planFromTopic(reader: TopicReader): PlanBook {
+  const book = new PlanBook();
+  const assembler = new PlanAssembler();
   for (const m of reader.messages) {
-    if (isDiffBodyKey(m.key)) {
-      const body = decodeDiffBody(m.value);
-      bodies.set(`${m.partition}/${body.digest}`, body.diff);
-      continue;
-    }
-    const { diffDigest, ...rest } = decodeEventMessage(m.value).data as NodeStateChanged;
-    const diff = bodies.get(`${m.partition}/${diffDigest}`);
-    if (!diff) {
-      const seen = [...bodies.keys()].filter((k) => k.endsWith(diffDigest)).join(', ');
-      throw new Error(
-        `revision ${rest.revision} of ${rest.node} (partition ${m.partition}) arrived before its diff body (seen: ${seen || 'nowhere'})`,
-      );
-    }
-    const byRevision = out.get(rest.node) ?? new Map<number, NodeRevisionWithDiff>();
-    byRevision.set(rest.revision, { ...rest, diff });
-    out.set(rest.node, byRevision);
+    const received = assembler.add(m.value);
+    if (!received || received.change.revision <= book.revision) continue;
+    book.apply(
+      received.change,
+      (d) => received.fragments.get(d) as { kind: FragmentKind; value: FragmentValue },
+    );
   }
-  return new Map(
-    [...out].map(([node, revisions]) => [
-      node,
-      [...revisions.values()].sort((a, b) => a.revision - b.revision),
-    ]),
-  );
+  return book;
 }
 
-/** A node's state after applying its revisions in order to the empty state (checking the chain). */
-export function replay(revisions: readonly NodeRevisionWithDiff[]): NodeState {
-  let state = EMPTY_NODE_STATE;
-  revisions.forEach((r, i) => {
-    if (r.revision !== i + 1 || r.baseRevision !== i)
-      throw new Error(`revision chain broken at ${r.node} #${r.revision} (base ${r.baseRevision})`);
-    state = applyNodeDiff(state, r.diff);
-  });
-  return state;
+/** Every node's state in a plan (a node without a manifest has none). */
+export function nodeStates(book: PlanBook): Map<string, NodeState> {
+  return new Map(book.nodeNames().map((n) => [n, nodeStateOf(book.planOf(n)!)]));
+}
+
+/** One node's state in a plan, empty when it has no manifest. */
+export function nodeStateIn(book: PlanBook, node: string): NodeState {
+  const plan = book.planOf(node);
+  return plan ? nodeStateOf(plan) : EMPTY_NODE_STATE;
 }
 
 /** The from-scratch plan of every node of the apiserver's current objects. */

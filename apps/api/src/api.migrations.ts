@@ -48,4 +48,10 @@ export const API_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_audit_type ON api_audit (type, position);
     `,
   },
+  {
+    version: 302,
+    name: 'no per-node copies of the plan',
+    // A node's state is resolved from the plan ledger (fragments and manifests), never stored per node.
+    sql: `DROP TABLE IF EXISTS api_nodes; DROP TABLE IF EXISTS api_node_revisions;`,
+  },
 ];

@@ -9,7 +9,9 @@ import { BearerAuthGuard } from './http/auth.guard';
 import { NodeQueries } from './http/node-queries';
 import { NodesController } from './http/nodes.controller';
 import { OpenApiController } from './http/openapi.controller';
+import { PlanController } from './http/plan.controller';
 import { ExecutorStatusService } from './projections/executor-status.service';
+import { PlanViewService } from './projections/plan-view.service';
 import { ProjectorService } from './projections/projector.service';
 
 /** The read side: node state now and at any revision, diffs, executor status, audit. */
@@ -19,12 +21,13 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [CqrsModule.forRoot(), PostgresModule, KafkaModule, EventStoreModule.forRoot(API_MIGRATIONS)],
-      controllers: [NodesController, AuditController, OpenApiController],
+      controllers: [NodesController, PlanController, AuditController, OpenApiController],
       providers: [
         { provide: API_SETTINGS, useValue: readApiSettings(env) },
         BearerAuthGuard,
         NodeQueries,
         AuditQueries,
+        PlanViewService,
         ProjectorService,
         ExecutorStatusService,
       ],

@@ -19,10 +19,10 @@ export interface PlannerSettings {
   readonly maxBatchEvents: number;
   /** A planner that dies is out of its consumer group after this long (Kafka's session timeout). */
   readonly sessionTimeoutMs: number;
-  readonly nodeDiffsPartitions: number;
-  readonly nodeDiffsRetentionMs: number;
-  /** A node's full state goes to node-snapshots when it is at most this large; larger ones are served by the API. */
-  readonly snapshotMaxBytes: number;
+  /** How long the plan topic keeps changes; an executor further behind resyncs from the API. */
+  readonly planRetentionMs: number;
+  /** A checkpoint of the whole plan is stored every this many revisions (reads replay at most that many). */
+  readonly checkpointEvery: number;
   readonly proxyConfig: ProxyConfig;
   readonly overlayConfig: OverlayConfig;
 }
@@ -36,17 +36,12 @@ const schema = z.object({
   PLANNER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(20),
   PLANNER_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
-  NODE_DIFFS_PARTITIONS: z.coerce.number().int().min(1).max(10_000).default(32),
-  NODE_DIFFS_RETENTION_MS: z.coerce
+  PLAN_RETENTION_MS: z.coerce
     .number()
     .int()
     .min(60_000)
-    .default(24 * 3600_000),
-  SNAPSHOT_MAX_BYTES: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(8 * 1024 * 1024),
+    .default(7 * 24 * 3600_000),
+  PLAN_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(500),
   PROXY_CONFIG: z.string().min(1).optional(),
   NET_CONF: z.string().min(1).optional(),
   CLUSTER_CIDR: z.string().min(1).optional(),
@@ -75,9 +70,8 @@ export function readPlannerSettings(
     batchWindowMs: e.PLANNER_BATCH_WINDOW_MS,
     maxBatchEvents: e.PLANNER_MAX_BATCH_EVENTS,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
-    nodeDiffsPartitions: e.NODE_DIFFS_PARTITIONS,
-    nodeDiffsRetentionMs: e.NODE_DIFFS_RETENTION_MS,
-    snapshotMaxBytes: e.SNAPSHOT_MAX_BYTES,
+    planRetentionMs: e.PLAN_RETENTION_MS,
+    checkpointEvery: e.PLAN_CHECKPOINT_EVERY,
     // Without a KubeProxyConfiguration, local traffic is told apart by flannel's pod network.
     proxyConfig: e.PROXY_CONFIG
       ? proxyConfig

@@ -22,15 +22,4 @@ export const PLANNER_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
-  {
-    version: 202,
-    name: 'content-addressed node diffs',
-    sql: `
-      CREATE TABLE IF NOT EXISTS node_diff_bodies (
-        digest      text PRIMARY KEY,
-        body        jsonb NOT NULL,
-        created_at  timestamptz NOT NULL DEFAULT now()
-      );
-    `,
-  },
 ];

@@ -7,7 +7,7 @@ import { PlannerStore } from './planning/planner-store';
 import { PLANNER_MIGRATIONS } from './planner.migrations';
 import { PLANNER_SETTINGS, readPlannerSettings } from './planner-settings';
 
-/** Folds cluster events into the model and publishes each node's desired-state diffs. */
+/** Folds cluster events into the model and records and publishes each change of the plan once. */
 @Module({})
 export class PlannerModule {
   static forRoot(env: Readonly<Record<string, string | undefined>> = process.env): DynamicModule {
@@ -21,7 +21,7 @@ export class PlannerModule {
         KafkaModule,
         EventStoreModule.forRoot(PLANNER_MIGRATIONS),
         OutboxRelayModule.forTopics({
-          topics: [topics.nodeDiffs, topics.nodeSnapshots],
+          topics: [topics.plan],
           offers: true,
         }),
       ],

@@ -5,3 +5,4 @@ export * from './event-store';
 export * from './subscription';
 export * from './outbox-relay';
 export * from './event-id';
+export * from './plan-ledger';

@@ -115,6 +115,26 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
     // One row instead of one per event: a planner batch appends thousands of node revisions.
     sql: `ALTER TABLE outbox ADD COLUMN event_position_last bigint;`,
   },
+  {
+    version: 9,
+    name: 'the plan ledger: fragments stored once, checkpoints of the plan',
+    // Bodies are text, not jsonb: a fragment's digest is taken of its JSON exactly as written, and
+    // jsonb would reorder its keys. Per-node diffs and their bodies are gone with the node streams.
+    sql: `
+      DROP TABLE IF EXISTS node_diff_bodies;
+      CREATE TABLE plan_fragments (
+        digest         text PRIMARY KEY,
+        kind           text NOT NULL,
+        body           text NOT NULL,
+        first_revision bigint NOT NULL
+      );
+      CREATE TABLE plan_checkpoints (
+        revision    bigint PRIMARY KEY,
+        snapshot    text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** Advisory lock key that serialises migration runs across processes. */

@@ -5,4 +5,4 @@ export * from './consumer-watch';
 export * from './kafka-outbox-publisher';
 export * from './cluster-event-codec';
 export * from './partitioning';
-export * from './node-diff-messages';
+export * from './plan-messages';

@@ -15,11 +15,10 @@ describe('parseBrokers', () => {
 });
 
 describe('topicNames', () => {
-  it('names the four topics of the architecture', () => {
+  it('names the three topics: cluster events, the plan, executors’ status', () => {
     expect(topicNames()).toEqual({
       clusterEvents: 'netledger.cluster-events',
-      nodeDiffs: 'netledger.node-diffs',
-      nodeSnapshots: 'netledger.node-snapshots',
+      plan: 'netledger.plan',
       nodeStatus: 'netledger.node-status',
     });
   });

@@ -11,10 +11,21 @@ export interface TopicSpec {
 export function topicNames(prefix = 'netledger') {
   return {
     clusterEvents: `${prefix}.cluster-events`,
-    nodeDiffs: `${prefix}.node-diffs`,
-    nodeSnapshots: `${prefix}.node-snapshots`,
+    plan: `${prefix}.plan`,
     nodeStatus: `${prefix}.node-status`,
   } as const;
+}
+
+/**
+ * plan: every plan change once, for every executor (see plan-messages). One partition: changes
+ * are totally ordered and every executor reads them all, so there is nothing to key them by.
+ */
+export function planTopic(prefix = 'netledger', retentionMs = 7 * 24 * 3600 * 1000): TopicSpec {
+  return {
+    name: topicNames(prefix).plan,
+    partitions: 1,
+    config: { 'retention.ms': String(retentionMs), 'max.message.bytes': String(2 * 1024 * 1024) },
+  };
 }
 
 /** node-status: each executor's latest report, keyed by node (written by executors, read by the api). */

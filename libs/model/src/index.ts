@@ -19,3 +19,4 @@ export * from './ingest/canonical-json';
 export * from './ingest/ingest-decider';
 export * from './events/node-events';
 export * from './plan/plan-change';
+export * from './events/plan-events';

@@ -3,7 +3,7 @@ import {
   KUBE_OBJECT_APPLIED,
   KUBE_OBJECT_DELETED,
   KUBE_OBJECT_REJECTED,
-  NODE_STATE_CHANGED,
+  PLAN_CHANGED,
 } from '@netledger/model';
 import { z } from 'zod';
 import { ProjectorService } from '../projections/projector.service';
@@ -20,9 +20,7 @@ const auditQuery = z
     kind: z.enum(['Node', 'Service', 'EndpointSlice']).optional(),
     namespace: label.optional(),
     name: label.optional(),
-    type: z
-      .enum([KUBE_OBJECT_APPLIED, KUBE_OBJECT_DELETED, KUBE_OBJECT_REJECTED, NODE_STATE_CHANGED])
-      .optional(),
+    type: z.enum([KUBE_OBJECT_APPLIED, KUBE_OBJECT_DELETED, KUBE_OBJECT_REJECTED, PLAN_CHANGED]).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.string().max(64).optional(),
   })

@@ -6,6 +6,7 @@ const STATUS: Record<string, number> = {
   'AUTH.UNAUTHENTICATED': 401,
   'AUTH.FORBIDDEN': 403,
   'NODE.NOT_FOUND': 404,
+  'PLAN.NOT_FOUND': 404,
 };
 
 /** Every error as JSON with a stable code and a clear message; codes map to HTTP statuses here only. */

@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { PgEventStore } from '@netledger/event-store';
+import { EMPTY_NODE_STATE, NetledgerError, chainKey, type NodeState, type PlanCause } from '@netledger/model';
 import {
-  decodeNodeState,
-  EMPTY_NODE_STATE,
-  NetledgerError,
-  chainKey,
-  type NodeState,
-} from '@netledger/model';
-import { applyNodeDiff } from '@netledger/planner-core';
-import { loadDiffBodies } from '../projections/diff-bodies';
+  applyNodeDiff,
+  diffNodePlans,
+  diffNodeStates,
+  nodeStateOf,
+  PlanBook,
+  type NodePlan,
+} from '@netledger/planner-core';
+import { PlanViewService } from '../projections/plan-view.service';
 
 export interface NodeSummary {
   readonly name: string;
@@ -28,44 +29,45 @@ export type EntrySelector =
   | { readonly neighbour: string }
   | { readonly fdb: string };
 
-interface RevisionRow {
-  revision: string;
-  position: string;
-  recorded_at: Date;
-  diff_digest: string;
-  cause_ids: string[];
-}
+const stateOf = (plan: NodePlan | undefined): NodeState => (plan ? nodeStateOf(plan) : EMPTY_NODE_STATE);
 
-/** The read side's questions, answered from the projections (and the event store for causes). */
+/**
+ * The read side's questions. Every node's desired state is resolved from the plan: now from the
+ * plan view in memory, then from the ledger (the checkpoint before and the changes after it).
+ * A node's revision is the plan's: every change is a revision of every node, whether or not it
+ * changed that node's entries.
+ */
 @Injectable()
 export class NodeQueries {
-  constructor(private readonly store: PgEventStore) {}
+  constructor(
+    private readonly store: PgEventStore,
+    private readonly plan: PlanViewService,
+  ) {}
 
   async nodes(): Promise<NodeSummary[]> {
+    const book = await this.plan.book();
     const { rows } = await this.store.pool.query<{
       node: string;
-      present: boolean;
-      desired_revision: string;
-      status: Record<string, unknown> | null;
-      updated_at: Date | null;
-    }>(
-      `SELECT n.node, n.present, n.desired_revision, s.status, s.updated_at
-       FROM api_nodes n LEFT JOIN api_executor_status s ON s.node = n.node ORDER BY n.node`,
-    );
-    return rows.map((r) => {
-      const desired = Number(r.desired_revision);
-      const applied = typeof r.status?.appliedRevision === 'number' ? r.status.appliedRevision : null;
-      const lastError = typeof r.status?.lastError === 'string' ? r.status.lastError : null;
+      status: Record<string, unknown>;
+      updated_at: Date;
+    }>('SELECT node, status, updated_at FROM api_executor_status');
+    const statuses = new Map(rows.map((r) => [r.node, r]));
+    const names = [...new Set([...book.nodeNames(), ...statuses.keys()])].sort();
+    const desired = book.revision;
+    return names.map((name) => {
+      const r = statuses.get(name);
+      const applied = typeof r?.status.appliedRevision === 'number' ? r.status.appliedRevision : null;
+      const lastError = typeof r?.status.lastError === 'string' ? r.status.lastError : null;
       const lag = applied === null ? null : Math.max(0, desired - applied);
       return {
-        name: r.node,
-        present: r.present,
+        name,
+        present: book.hasNode(name),
         desiredRevision: desired,
         appliedRevision: applied,
         lag,
         health: applied === null ? 'unknown' : lastError ? 'error' : lag! > 0 ? 'lagging' : 'ok',
         lastError,
-        statusUpdatedAt: r.updated_at?.toISOString() ?? null,
+        statusUpdatedAt: r?.updated_at.toISOString() ?? null,
       };
     });
   }
@@ -75,53 +77,32 @@ export class NodeQueries {
     node: string,
     at: { revision?: number; time?: Date } = {},
   ): Promise<{ revision: number; recordedAt: string | null; state: NodeState }> {
-    const current = await this.current(node);
-    if (at.revision === undefined && at.time === undefined) return current;
-    if (at.revision !== undefined && at.revision > current.revision) {
+    const book = await this.plan.book();
+    if (at.revision === undefined && at.time === undefined) {
+      if (!book.hasNode(node)) throw new NetledgerError('NODE.NOT_FOUND', `no node ${JSON.stringify(node)}`);
+      const recordedAt = await this.plan.headRecordedAt();
+      return {
+        revision: book.revision,
+        recordedAt: recordedAt?.toISOString() ?? null,
+        state: stateOf(book.planOf(node)),
+      };
+    }
+    if (at.revision !== undefined && at.revision > book.revision) {
       throw new NetledgerError(
         'INPUT.NO_SUCH_REVISION',
-        `node ${node} has no revision ${at.revision} (its latest is ${current.revision})`,
+        `node ${node} has no revision ${at.revision} (its latest is ${book.revision})`,
       );
     }
-    const revisions = await this.revisions(node, at);
-    const state = await this.replay(revisions);
-    const last = revisions.at(-1);
-    return {
-      revision: last ? Number(last.revision) : 0,
-      recordedAt: last?.recorded_at.toISOString() ?? null,
-      state,
-    };
-  }
-
-  /** Each revision in order (for explain): the state after it, and its causes. */
-  async history(
-    node: string,
-  ): Promise<
-    { revision: number; recordedAt: string; causeIds: string[]; before: NodeState; after: NodeState }[]
-  > {
-    await this.current(node);
-    const revisions = await this.revisions(node, {});
-    const bodies = await loadDiffBodies(
-      this.store.pool,
-      revisions.map((r) => r.diff_digest),
-    );
-    let state = EMPTY_NODE_STATE;
-    return revisions.map((r) => {
-      const before = state;
-      state = applyNodeDiff(state, bodies.get(r.diff_digest)!);
-      return {
-        revision: Number(r.revision),
-        recordedAt: r.recorded_at.toISOString(),
-        causeIds: r.cause_ids,
-        before,
-        after: state,
-      };
-    });
+    const revision = at.revision ?? (await this.plan.ledger.revisionAt(at.time!));
+    const then = revision === book.revision ? book : await this.plan.ledger.book({ revision, only: node });
+    const recordedAt = revision > 0 ? await this.plan.ledger.recordedAt(revision) : null;
+    return { revision, recordedAt: recordedAt?.toISOString() ?? null, state: stateOf(then.planOf(node)) };
   }
 
   /** The cluster events that made the revisions in which the selected entry appeared or changed. */
   async explain(node: string, selector: EntrySelector) {
-    const history = await this.history(node);
+    const book = await this.plan.book();
+    if (!book.hasNode(node)) throw new NetledgerError('NODE.NOT_FOUND', `no node ${JSON.stringify(node)}`);
     const pick = (s: NodeState): unknown => {
       if ('chain' in selector) {
         const chain = s.chains.get(chainKey({ table: selector.table, chain: selector.chain }));
@@ -139,8 +120,42 @@ export class NodeQueries {
     const same = (a: unknown, b: unknown) =>
       JSON.stringify(a ?? null) === JSON.stringify(b ?? null) ||
       (Array.isArray(a) && Array.isArray(b) && a.length === 0 && b.length === 0);
-    const changes = history.filter((h) => !same(pick(h.before), pick(h.after)));
-    const ids = [...new Set(changes.flatMap((c) => c.causeIds))];
+    const absent = (v: unknown) => v === undefined || same(v, []);
+
+    // The node's plan walked through every change, as its executor would: only the changes whose
+    // diff moved the selected entry are kept.
+    const walk = new PlanBook({ only: node });
+    let state = EMPTY_NODE_STATE;
+    const found: { revision: number; recordedAt: Date; change: string; causes: PlanCause[] }[] = [];
+    for (const recorded of await this.plan.ledger.changes(1, book.revision)) {
+      const { change } = recorded;
+      const before = walk.planOf(node);
+      const changes = walk.nodeChanges(change, node, walk.manifestOf(node));
+      await this.plan.ledger.applyTo(walk, change);
+      const after = walk.planOf(node);
+      const diff =
+        before && after
+          ? diffNodePlans(before, after, changes)
+          : diffNodeStates(stateOf(before), stateOf(after));
+      const next = applyNodeDiff(state, diff);
+      const was = pick(state);
+      const is = pick(next);
+      state = next;
+      if (same(was, is)) continue;
+      found.push({
+        revision: change.revision,
+        recordedAt: recorded.recordedAt,
+        change: absent(was) ? 'added' : absent(is) ? 'removed' : 'changed',
+        causes: recorded.causes.filter(
+          (c) =>
+            c.all ||
+            c.nodes.length > 0 ||
+            c.ports.some((p) => changes.ports.has(p)) ||
+            changes.nodes.has(node),
+        ),
+      });
+    }
+    const ids = [...new Set(found.flatMap((f) => f.causes.map((c) => c.eventId)))];
     const { rows } = await this.store.pool.query<{
       event_id: string;
       position: string;
@@ -153,22 +168,16 @@ export class NodeQueries {
       [ids],
     );
     const events = new Map(rows.map((r) => [r.event_id, r]));
-    const current = history.at(-1);
     return {
       node,
       entry: selector,
-      present: current ? !same(pick(current.after), undefined) && !same(pick(current.after), []) : false,
-      changes: changes.map((c) => ({
-        revision: c.revision,
-        recordedAt: c.recordedAt,
-        change:
-          pick(c.before) === undefined || same(pick(c.before), [])
-            ? 'added'
-            : pick(c.after) === undefined || same(pick(c.after), [])
-              ? 'removed'
-              : 'changed',
-        causes: c.causeIds
-          .map((id) => events.get(id))
+      present: !absent(pick(state)),
+      changes: found.map((f) => ({
+        revision: f.revision,
+        recordedAt: f.recordedAt.toISOString(),
+        change: f.change,
+        causes: f.causes
+          .map((c) => events.get(c.eventId))
           .filter((e) => e !== undefined)
           .map((e) => {
             const [, kind, ...rest] = e.stream_id.split('/');
@@ -188,47 +197,5 @@ export class NodeQueries {
           }),
       })),
     };
-  }
-
-  private async current(
-    node: string,
-  ): Promise<{ revision: number; recordedAt: string | null; state: NodeState }> {
-    // recordedAt is the revision's, as for a past revision (not when the projection wrote it).
-    const { rows } = await this.store.pool.query<{
-      desired_revision: string;
-      state: unknown;
-      recorded_at: Date | null;
-    }>(
-      `SELECT n.desired_revision, n.state, r.recorded_at FROM api_nodes n
-       LEFT JOIN api_node_revisions r ON r.node = n.node AND r.revision = n.desired_revision
-       WHERE n.node = $1`,
-      [node],
-    );
-    if (!rows[0]) throw new NetledgerError('NODE.NOT_FOUND', `no node ${JSON.stringify(node)}`);
-    return {
-      revision: Number(rows[0].desired_revision),
-      recordedAt: rows[0].recorded_at?.toISOString() ?? null,
-      state: decodeNodeState(rows[0].state),
-    };
-  }
-
-  private async revisions(node: string, upTo: { revision?: number; time?: Date }): Promise<RevisionRow[]> {
-    const { rows } = await this.store.pool.query<RevisionRow>(
-      `SELECT revision, position, recorded_at, diff_digest, cause_ids::text[] AS cause_ids FROM api_node_revisions
-       WHERE node = $1 AND ($2::bigint IS NULL OR revision <= $2) AND ($3::timestamptz IS NULL OR recorded_at <= $3)
-       ORDER BY revision`,
-      [node, upTo.revision ?? null, upTo.time ?? null],
-    );
-    return rows;
-  }
-
-  private async replay(revisions: RevisionRow[]): Promise<NodeState> {
-    const bodies = await loadDiffBodies(
-      this.store.pool,
-      revisions.map((r) => r.diff_digest),
-    );
-    let state = EMPTY_NODE_STATE;
-    for (const r of revisions) state = applyNodeDiff(state, bodies.get(r.diff_digest)!);
-    return state;
   }
 }

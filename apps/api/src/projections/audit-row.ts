@@ -1,4 +1,4 @@
-import { NODE_STATE_CHANGED, type RecordedEvent } from '@netledger/model';
+import type { RecordedEvent } from '@netledger/model';
 
 /** What the audit index knows of an event: the object or node it is about. */
 export interface AuditRow {
@@ -12,18 +12,14 @@ export interface AuditRow {
   readonly node: string | null;
 }
 
-/** Reads the subject of an event from its stream id (and, for rejections, from its data). */
+/**
+ * Reads the subject of an event from its stream id (and, for rejections, from its data). A plan
+ * change is about the whole plan: it has no node of its own (explain says which changes reached a
+ * node's entries).
+ */
 export function auditRow(e: RecordedEvent): AuditRow {
   const base = { position: e.position, recordedAt: e.recordedAt, type: e.type, streamId: e.streamId };
   const parts = e.streamId.split('/');
-  if (parts[0] === 'node')
-    return {
-      ...base,
-      kind: null,
-      namespace: null,
-      name: null,
-      node: e.type === NODE_STATE_CHANGED ? parts.slice(1).join('/') : null,
-    };
   if (parts[0] === 'k8s' && parts[1] === 'Node')
     return {
       ...base,

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   ConsoleLogger,
@@ -13,7 +13,7 @@ import { HealthRegistry, KafkaConnection, Metrics, retryUntilDone } from '@netle
 import { Partitioners, type Producer } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
 import { EXECUTOR_SETTINGS, type ExecutorSettings } from '../executor-settings';
-import { ApiStateSource, newerSnapshot } from './api-state-source';
+import { ApiPlanSource } from './api-plan-source';
 import { NodeExecutor, type ExecutorStatus } from './node-executor';
 import { NodeFeed } from './node-feed';
 
@@ -29,6 +29,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   private readonly appliedRevision: Gauge;
   private readonly driftFound: Counter;
   private readonly applyErrors: Counter;
+  private readonly refused: Counter;
 
   constructor(
     private readonly kafka: KafkaConnection,
@@ -47,6 +48,10 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     this.applyErrors = metrics.counter({
       name: 'netledger_executor_apply_errors_total',
       help: 'Failed attempts to apply a revision.',
+    });
+    this.refused = metrics.counter({
+      name: 'netledger_executor_refused_messages_total',
+      help: 'Plan messages refused as invalid (skipped; the next change then resyncs).',
     });
     health.register({
       name: 'executor',
@@ -92,7 +97,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   /** The feed's consumer stopped for good: start over, from the latest snapshot, as at start. */
   private restartAfterStop(error: Error): void {
     if (this.stopping) return;
-    this.logger.error(`the node-diffs consumer stopped (${error.message}); starting again from the snapshot`);
+    this.logger.error(`the plan consumer stopped (${error.message}); starting again`);
     this.running = (async () => {
       await this.running?.catch(() => undefined);
       await this.teardown();
@@ -111,15 +116,13 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     try {
       await ensureTopics(admin, [nodeStatusTopic(topicPrefix)]);
       for (let waited = 0; ; waited++) {
-        const existing = new Set(await admin.listTopics());
-        if (existing.has(topics.nodeDiffs) && existing.has(topics.nodeSnapshots)) break;
+        if ((await admin.listTopics()).includes(topics.plan)) break;
         if (this.stopping) return;
-        if (waited % 30 === 0)
-          this.logger.log(`waiting for the planner's topics (${topics.nodeDiffs}, ${topics.nodeSnapshots})`);
+        if (waited % 30 === 0) this.logger.log(`waiting for the planner's topic (${topics.plan})`);
         await new Promise((r) => setTimeout(r, 1000));
       }
       // Listed is not yet served: a cold broker answers NOT_LEADER until the partitions have leaders.
-      await waitForLeaders(admin, [topics.nodeDiffs, topics.nodeSnapshots]);
+      await waitForLeaders(admin, [topics.plan]);
     } finally {
       await admin.disconnect();
     }
@@ -142,49 +145,60 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     this.feed = new NodeFeed(
       this.kafka.kafka,
       node,
-      topics,
+      topics.plan,
       this.settings.sessionTimeoutMs,
       this.kafka.consumerStallMs,
     );
     const feed = this.feed;
-    const api = this.settings.api && new ApiStateSource(this.settings.api.url, this.settings.api.token, node);
+    const api = this.settings.api && new ApiPlanSource(this.settings.api.url, this.settings.api.token, node);
     const executor = new NodeExecutor({
       node,
       host: this.host,
-      loadSnapshot: async () => {
-        const fromApi = api?.latest().catch((error: unknown) => {
-          this.logger.warn(
-            `the API gave no state: ${error instanceof Error ? error.message : String(error)}`,
-          );
+      loadSnapshot: async () =>
+        api?.latest().catch((error: unknown) => {
+          this.logger.warn(`the API gave no plan: ${error instanceof Error ? error.message : String(error)}`);
           return undefined;
-        });
-        return newerSnapshot(await feed.latestSnapshot(), await fromApi);
-      },
+        }),
       saveRevision: (revision) => this.saveRevision(revision),
       report: (status) => this.report(status, topics.nodeStatus),
       log: (level, message) => (level === 'warn' ? this.logger.warn(message) : this.logger.log(message)),
     });
     this.executor = executor;
-    await executor.start(await this.loadRevision());
-    this.started = true;
-    await feed.start(
-      async (incoming) => {
-        if ('missingBody' in incoming) {
-          this.logger.warn(`revision ${incoming.missingBody.revision} arrived without its diff body: resync`);
-          await executor.resyncNow('missing diff body');
-          return;
-        }
+    await executor.start();
+    let gap = false;
+    await feed.start(() => executor.bookRevision, {
+      catchUp: async (change) => {
+        if (!(await executor.fold(change))) gap = true;
+      },
+      caughtUp: async () => {
+        if (gap) {
+          this.logger.warn(
+            `the plan topic does not reach back to revision ${executor.bookRevision + 1}: resync`,
+          );
+          await executor.resyncNow('plan topic behind the book');
+        } else await executor.converge('caught up');
+        this.started = executor.isConverged;
+        this.logger.log(
+          `${node}: at plan revision ${executor.appliedRevision}${this.settings.netns ? ` (programming netns ${this.settings.netns})` : ''}`,
+        );
+      },
+      live: async (change) => {
         try {
-          await executor.handle(incoming);
+          await executor.handle(change);
+          this.started = executor.isConverged;
         } catch (error) {
-          // Retries are exhausted: the next revision or drift check will find the host behind.
+          // Retries are exhausted: the next change or drift check will find the host behind.
           this.logger.error(
-            `revision ${incoming.revision} failed: ${error instanceof Error ? error.message : String(error)}`,
+            `plan change ${change.change.revision} failed: ${error instanceof Error ? error.message : String(error)}`,
           );
         }
       },
-      (error) => this.restartAfterStop(error),
-    );
+      invalid: async (error, offset) => {
+        this.refused.inc();
+        this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
+      },
+      stopped: (error) => this.restartAfterStop(error),
+    });
     if (this.settings.driftIntervalMs > 0) {
       this.driftTimer = setInterval(() => {
         executor.checkDrift().then(
@@ -193,9 +207,6 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
         );
       }, this.settings.driftIntervalMs);
     }
-    this.logger.log(
-      `${node}: at revision ${executor.appliedRevision}${this.settings.netns ? ` (programming netns ${this.settings.netns})` : ''}`,
-    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -219,21 +230,6 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
       acks: -1,
       messages: [{ key: status.node, value: JSON.stringify(status) }],
     });
-  }
-
-  private async loadRevision(): Promise<number> {
-    try {
-      const saved = JSON.parse(await readFile(this.settings.stateFile, 'utf8')) as {
-        node?: unknown;
-        revision?: unknown;
-      };
-      if (saved.node === this.settings.node && typeof saved.revision === 'number' && saved.revision >= 0)
-        return saved.revision;
-      this.logger.warn(`${this.settings.stateFile} is not this node's state: starting from 0`);
-    } catch {
-      // no state file yet
-    }
-    return 0;
   }
 
   /** Written to a temporary file and renamed, so a crash never leaves half a state file. */

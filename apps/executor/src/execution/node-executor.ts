@@ -1,19 +1,21 @@
-import { applyNodeDiff } from '@netledger/planner-core';
 import {
-  decodeNodeState,
+  diffNodePlans,
+  diffNodeStates,
+  nodeStateOf,
+  PlanBook,
+  type FragmentValue,
+  type NodePlan,
+} from '@netledger/planner-core';
+import {
   EMPTY_NODE_STATE,
+  isEmptyDiff,
+  type FragmentKind,
   type NodeDiff,
-  type NodeSnapshot,
   type NodeState,
 } from '@netledger/model';
+import type { ReceivedChange } from '@netledger/messaging';
 import { driftCount, reconcileDiff, type DataplaneHost } from '@netledger/dataplane';
-
-/** One revision for this node, its diff resolved. */
-export interface IncomingRevision {
-  readonly baseRevision: number;
-  readonly revision: number;
-  readonly diff: NodeDiff;
-}
+import { applyNodeDiff } from '@netledger/planner-core';
 
 /** What the executor reports (node-status). */
 export interface ExecutorStatus {
@@ -29,8 +31,8 @@ export interface ExecutorStatus {
 export interface NodeExecutorDeps {
   readonly node: string;
   readonly host: DataplaneHost;
-  /** The latest full state published for the node (node-snapshots), if any. */
-  readonly loadSnapshot: () => Promise<NodeSnapshot | undefined>;
+  /** The plan as this node's executor keeps it, at the latest revision (the API), if reachable. */
+  readonly loadSnapshot: () => Promise<ReceivedChange | undefined>;
   /** Remembers the applied revision (a small state file). */
   readonly saveRevision: (revision: number) => Promise<void>;
   readonly report: (status: ExecutorStatus) => Promise<void>;
@@ -39,14 +41,21 @@ export interface NodeExecutorDeps {
   readonly backoffMs?: number;
 }
 
+const planState = (plan: NodePlan | undefined): NodeState => (plan ? nodeStateOf(plan) : EMPTY_NODE_STATE);
+
 /**
- * The executor's decisions, apart from Kafka: a revision is applied only on top of the one the
- * host has; older ones are skipped; a gap (or a start) reconciles the host with the latest
- * snapshot. A failed apply is retried with backoff, each retry reading the host back and
- * reconciling it with the state the revision leads to, so a half-done apply is finished.
+ * The executor's decisions, apart from Kafka. It keeps the plan limited to its node (a PlanBook:
+ * the shared tables and peers, its own manifest) and derives each change's diff for its node
+ * from it. The host is touched only once the book is known to be complete: after catching up
+ * (`converge`), each change is applied as a diff; a gap or an unresolvable change resyncs from
+ * the API's snapshot. A failed apply is retried with backoff, each retry reading the host back
+ * and reconciling it with the state the change leads to, so a half-done apply is finished.
  */
 export class NodeExecutor {
+  private book: PlanBook;
   private desired: NodeState = EMPTY_NODE_STATE;
+  /** The host is known to hold `desired` (false until the first convergence). */
+  private converged = false;
   private applied = 0;
   private lastError: string | null = null;
   private lastApplyMs: number | null = null;
@@ -54,40 +63,95 @@ export class NodeExecutor {
   private drift = { found: 0, repaired: 0, checkedAt: null as string | null };
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: NodeExecutorDeps) {}
+  constructor(private readonly deps: NodeExecutorDeps) {
+    this.book = new PlanBook({ only: deps.node });
+  }
 
   get appliedRevision(): number {
     return this.applied;
+  }
+
+  /** The plan revision the book holds (ahead of appliedRevision while catching up). */
+  get bookRevision(): number {
+    return this.book.revision;
   }
 
   get desiredState(): NodeState {
     return this.desired;
   }
 
-  /** At start: the host is brought to the latest snapshot (if there is one newer than the state file). */
-  async start(stateFileRevision: number): Promise<void> {
-    this.applied = stateFileRevision;
-    await this.serial(() => this.resync('start'));
+  /** True once the host has been brought to a desired state known to be complete. */
+  get isConverged(): boolean {
+    return this.converged;
   }
 
-  /** Handles one revision for this node, in order with everything else. */
-  handle(revision: IncomingRevision): Promise<void> {
+  /** At start: takes the API's snapshot of the plan, if there is one; the host is not touched. */
+  async start(): Promise<void> {
+    await this.serial(() => this.loadSnapshot('start'));
+  }
+
+  /**
+   * Moves the book on by one change without touching the host (catching up). Returns false when
+   * the change does not follow the book (older ones are skipped and count as followed).
+   */
+  fold(received: ReceivedChange): Promise<boolean> {
     return this.serial(async () => {
-      if (revision.revision <= this.applied) return; // a duplicate, or older than the snapshot applied
-      if (revision.baseRevision !== this.applied) {
-        this.deps.log?.(
-          'warn',
-          `revision ${revision.revision} is based on ${revision.baseRevision}, the host has ${this.applied}: resync`,
-        );
-        await this.resync('gap');
-        if (revision.revision <= this.applied || revision.baseRevision !== this.applied) return;
-      }
-      const next = applyNodeDiff(this.desired, revision.diff);
-      await this.applyWithRetries(revision.diff, next, revision.revision);
+      if (received.change.revision <= this.book.revision) return true;
+      if (received.change.revision !== this.book.revision + 1) return false;
+      this.book.apply(received.change, (d) => received.fragments.get(d) as Resolved);
+      return true;
     });
   }
 
-  /** Reconciles the host with the latest snapshot now (a revision arrived without its diff). */
+  /** Brings the host to the book's state of the node (after catching up, or a resync). */
+  converge(why: string): Promise<void> {
+    return this.serial(() => this.reconcile(why));
+  }
+
+  /** Handles one change, in order with everything else. */
+  handle(received: ReceivedChange): Promise<void> {
+    return this.serial(async () => {
+      const { change } = received;
+      if (change.revision <= this.book.revision) return; // a duplicate, or older than the snapshot
+      if (change.revision !== this.book.revision + 1 || !this.converged) {
+        this.deps.log?.(
+          'warn',
+          `plan change ${change.revision} does not follow revision ${this.book.revision}: resync`,
+        );
+        await this.resync('gap');
+        return;
+      }
+      const node = this.deps.node;
+      const before = this.book.planOf(node);
+      const changes = this.book.nodeChanges(change, node, this.book.manifestOf(node));
+      try {
+        this.book.apply(change, (d) => received.fragments.get(d) as Resolved);
+      } catch (error) {
+        this.deps.log?.(
+          'warn',
+          `plan change ${change.revision} cannot be resolved (${String(error)}): resync`,
+        );
+        await this.resync('unresolvable change');
+        return;
+      }
+      const after = this.book.planOf(node);
+      let diff: NodeDiff =
+        before && after
+          ? diffNodePlans(before, after, changes)
+          : diffNodeStates(planState(before), planState(after));
+      // kube-proxy cleans conntrack on every node, whether its rules changed or not.
+      if (after && changes.conntrack.length > 0) diff = { ...diff, conntrack: changes.conntrack };
+      if (isEmptyDiff(diff)) {
+        this.applied = change.revision;
+        await this.deps.saveRevision(this.applied);
+        await this.report();
+        return;
+      }
+      await this.applyWithRetries(diff, applyNodeDiff(this.desired, diff), change.revision);
+    });
+  }
+
+  /** Resyncs from the API's snapshot now. */
   resyncNow(why: string): Promise<void> {
     return this.serial(() => this.resync(why));
   }
@@ -95,6 +159,8 @@ export class NodeExecutor {
   /** Reads the host back, repairs what differs from the desired state, reports what it found. */
   checkDrift(): Promise<number> {
     return this.serial(async () => {
+      // NOTE: never "repair" towards a state not known to be complete.
+      if (!this.converged) return 0;
       const actual = await this.deps.host.read();
       const diff = reconcileDiff(actual, this.desired);
       const found = driftCount(diff);
@@ -140,26 +206,37 @@ export class NodeExecutor {
     }
   }
 
-  /** Brings the host to the latest snapshot when it is newer than what was applied. */
-  private async resync(why: string): Promise<void> {
+  /** Takes the API's snapshot when it is ahead of the book; returns whether it did. */
+  private async loadSnapshot(why: string): Promise<boolean> {
     const snapshot = await this.deps.loadSnapshot();
-    // NOTE: the planner publishes a snapshot with every revision (up to SNAPSHOT_MAX_BYTES), so the
-    // latest one is at least as new as anything applied; an older one would lose track.
-    if (!snapshot || snapshot.revision < this.applied) {
-      if (this.applied > 0)
-        this.deps.log?.('warn', `${why}: no snapshot at or after revision ${this.applied}`);
-      return;
+    if (!snapshot || snapshot.change.revision <= this.book.revision) {
+      if (why !== 'start')
+        this.deps.log?.('warn', `${why}: no snapshot after revision ${this.book.revision}`);
+      return false;
     }
-    const desired = decodeNodeState(snapshot.state);
+    const book = new PlanBook({ revision: snapshot.change.revision - 1, only: this.deps.node });
+    book.apply(snapshot.change, (d) => snapshot.fragments.get(d) as Resolved);
+    this.book = book;
+    this.resyncs++;
+    return true;
+  }
+
+  private async resync(why: string): Promise<void> {
+    this.converged = false;
+    if (await this.loadSnapshot(why)) await this.reconcile(why);
+  }
+
+  private async reconcile(why: string): Promise<void> {
+    const desired = planState(this.book.planOf(this.deps.node));
     const actual = await this.deps.host.read();
     const diff = reconcileDiff(actual, desired);
     await this.deps.host.apply(diff, actual);
     this.desired = desired;
-    this.applied = snapshot.revision;
-    this.resyncs++;
+    this.converged = true;
+    this.applied = this.book.revision;
     this.deps.log?.(
       'info',
-      `${why}: host reconciled with snapshot revision ${snapshot.revision} (${driftCount(diff)} entries changed)`,
+      `${why}: host reconciled with plan revision ${this.applied} (${driftCount(diff)} entries changed)`,
     );
     await this.deps.saveRevision(this.applied);
     await this.report();
@@ -183,3 +260,6 @@ export class NodeExecutor {
     return next;
   }
 }
+
+/** A received fragment, as the book resolves it (the assembler validated it against its kind). */
+type Resolved = { kind: FragmentKind; value: FragmentValue } | undefined;

@@ -1,53 +1,47 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka, Consumer } from 'kafkajs';
 import {
-  decodeDiffBody,
-  decodeEventMessage,
-  diffBodyKeyDigest,
   disconnectWithin,
   groupTimeouts,
-  isDiffBodyKey,
-  partitionForKey,
+  PlanAssembler,
+  planMessageRevision,
   stallTimeout,
   subscribeWhenKnown,
   whenConsumerStops,
+  type ReceivedChange,
   type Unwatch,
 } from '@netledger/messaging';
-import type { NodeDiff, NodeSnapshot, NodeStateChanged } from '@netledger/model';
 import { singlePartitionAssigner } from './single-partition-assigner';
-import type { IncomingRevision } from './node-executor';
 
-/** Raw diff bodies met on the partition, by digest; only the recent ones matter. */
-class BodyCache {
-  private readonly bodies = new Map<string, Buffer>();
-  constructor(private readonly size: number) {}
-  put(digest: string, raw: Buffer): void {
-    this.bodies.delete(digest);
-    this.bodies.set(digest, raw);
-    if (this.bodies.size > this.size) this.bodies.delete(this.bodies.keys().next().value!);
-  }
-  take(digest: string): NodeDiff | undefined {
-    const raw = this.bodies.get(digest);
-    return raw ? decodeDiffBody(raw).diff : undefined;
-  }
+/** What the feed hands over: changes while catching up, the moment it has caught up, live changes. */
+export interface FeedHandlers {
+  /** A change older than the topic's end when the feed started: fold it, the host waits. */
+  readonly catchUp: (change: ReceivedChange) => Promise<void>;
+  /** Every change before the start's end has been handed over (at once when there were none). */
+  readonly caughtUp: () => Promise<void>;
+  readonly live: (change: ReceivedChange) => Promise<void>;
+  /** A message that is not a valid plan message: skipped, after this. */
+  readonly invalid: (error: Error, offset: string) => Promise<void>;
+  /** The consumer stopped for good or stalled. */
+  readonly stopped: (error: Error) => void;
 }
 
 /**
- * The executor's view of Kafka: its own partition of node-diffs (other nodes' messages are skipped
- * by key, undecoded; diff bodies are kept raw until a revision of this node names one), and the
- * latest snapshot of its node from node-snapshots.
+ * The executor's view of Kafka: the plan topic, read from its beginning at every start (every
+ * change is for every node, and the book it builds lives in memory). Parts of a change are put
+ * back together and validated; changes the book already has (by the revision header) are
+ * skipped without reading their value.
  */
 export class NodeFeed {
   private consumer: Consumer | undefined;
   private unwatch: Unwatch | undefined;
-  private readonly bodies = new BodyCache(256);
   private readonly timeouts: ReturnType<typeof groupTimeouts>;
   private readonly stallMs: number;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly node: string,
-    private readonly topics: { nodeDiffs: string; nodeSnapshots: string },
+    private readonly topic: string,
     sessionTimeoutMs: number,
     consumerStallMs: number,
   ) {
@@ -55,33 +49,40 @@ export class NodeFeed {
     this.stallMs = stallTimeout(consumerStallMs, this.timeouts);
   }
 
-  async start(
-    onRevision: (revision: IncomingRevision | { missingBody: NodeStateChanged }) => Promise<void>,
-    onStopped: (error: Error) => void,
-  ): Promise<void> {
-    const partition = await this.partitionOf(this.topics.nodeDiffs);
+  /** Starts reading; `after` is the revision the executor already has (its snapshot's). */
+  async start(after: () => number, handlers: FeedHandlers): Promise<void> {
+    const { low, high: end } = await this.offsets();
+    const assembler = new PlanAssembler(this.node);
+    let caughtUp = end === low;
+    if (caughtUp) await handlers.caughtUp();
+    // A group of its own for each start: nothing is committed, the book is rebuilt every time.
     this.consumer = this.kafka.consumer({
-      groupId: `netledger-executor-${this.node}`,
-      partitionAssigners: [singlePartitionAssigner(this.topics.nodeDiffs, partition)],
+      groupId: `netledger-executor-${this.node}-${randomBytes(4).toString('hex')}`,
+      partitionAssigners: [singlePartitionAssigner(this.topic, 0)],
       maxWaitTimeInMs: 100,
+      maxBytes: 64 * 1024 * 1024,
       ...this.timeouts,
     });
-    this.unwatch = whenConsumerStops(this.consumer, onStopped, { stalledAfterMs: this.stallMs });
+    this.unwatch = whenConsumerStops(this.consumer, handlers.stopped, { stalledAfterMs: this.stallMs });
     await this.consumer.connect();
-    await subscribeWhenKnown(this.consumer, { topic: this.topics.nodeDiffs, fromBeginning: true });
+    await subscribeWhenKnown(this.consumer, { topic: this.topic, fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ message }) => {
-        const key = message.key?.toString();
-        if (isDiffBodyKey(key)) {
-          this.bodies.put(diffBodyKeyDigest(key!), message.value!);
-          return;
+        const revision = planMessageRevision(message.headers);
+        const last = BigInt(message.offset) + 1n >= end;
+        let change: ReceivedChange | undefined;
+        if (revision === undefined || revision > after()) {
+          try {
+            change = assembler.add(message.value);
+          } catch (error) {
+            await handlers.invalid(error as Error, message.offset);
+          }
         }
-        if (key !== this.node) return; // another node's revision: not even decoded
-        const data = decodeEventMessage(message.value).data as NodeStateChanged;
-        const diff = this.bodies.take(data.diffDigest);
-        if (!diff) return onRevision({ missingBody: data });
-        const { diffDigest: _d, ...rest } = data;
-        await onRevision({ ...rest, diff });
+        if (change) await (caughtUp ? handlers.live(change) : handlers.catchUp(change));
+        if (!caughtUp && last) {
+          caughtUp = true;
+          await handlers.caughtUp();
+        }
       },
     });
   }
@@ -92,57 +93,13 @@ export class NodeFeed {
     await disconnectWithin(this.consumer, this.stallMs);
   }
 
-  /** The last snapshot of this node on node-snapshots (its partition read to the end), if any. */
-  async latestSnapshot(): Promise<NodeSnapshot | undefined> {
-    const topic = this.topics.nodeSnapshots;
-    const partition = await this.partitionOf(topic);
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let high: bigint;
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      high = BigInt(offsets.find((o) => o.partition === partition)?.high ?? '0');
-    } finally {
-      await admin.disconnect();
-    }
-    if (high === 0n) return undefined;
-    const consumer = this.kafka.consumer({
-      groupId: `netledger-snapshot-${this.node}-${randomBytes(4).toString('hex')}`,
-      partitionAssigners: [singlePartitionAssigner(topic, partition)],
-      maxWaitTimeInMs: 100,
-      maxBytes: 64 * 1024 * 1024,
-    });
-    let latest: NodeSnapshot | undefined;
-    await consumer.connect();
-    try {
-      await subscribeWhenKnown(consumer, { topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('reading node-snapshots timed out')), 60_000);
-        consumer
-          .run({
-            eachMessage: async ({ message }) => {
-              if (message.key?.toString() === this.node && message.value)
-                latest = JSON.parse(message.value.toString()) as NodeSnapshot;
-              if (BigInt(message.offset) + 1n >= high) {
-                clearTimeout(timer);
-                resolve();
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-    }
-    return latest;
-  }
-
-  private async partitionOf(topic: string): Promise<number> {
+  /** The plan topic's first and end offsets now (the end is what "caught up" means for this start). */
+  private async offsets(): Promise<{ low: bigint; high: bigint }> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      return partitionForKey(this.node, meta.topics[0]!.partitions.length);
+      const offsets = (await admin.fetchTopicOffsets(this.topic)).find((o) => o.partition === 0);
+      return { low: BigInt(offsets?.low ?? '0'), high: BigInt(offsets?.high ?? '0') };
     } finally {
       await admin.disconnect();
     }

@@ -10,6 +10,7 @@ import {
   disconnectWithin,
   ensureTopics,
   groupTimeouts,
+  planTopic,
   stallTimeout,
   subscribeWhenKnown,
   topicNames,
@@ -17,7 +18,7 @@ import {
   type Unwatch,
 } from '@netledger/messaging';
 import { canonicalJson, type RecordedEvent } from '@netledger/model';
-import { NetworkPlanner, RevisionPlanner } from '@netledger/planner-core';
+import { ChangePlanner, NetworkPlanner } from '@netledger/planner-core';
 import {
   HealthRegistry,
   KafkaConnection,
@@ -51,14 +52,14 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private unwatch: Unwatch | undefined;
   private readonly stallMs: number;
   private stopping = false;
-  private revisions!: RevisionPlanner;
+  private planner!: ChangePlanner;
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private lastFlushAt = -Infinity;
   private ready = false;
   private readonly eventsTotal: Counter;
-  private readonly nodesAffected: Histogram;
+  private readonly changeFragments: Histogram;
   private readonly syncDuration: Histogram;
   private readonly commitDuration: Histogram;
   private readonly programmingLatency: Histogram;
@@ -76,10 +77,10 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       name: 'netledger_planner_events_total',
       help: 'Cluster events folded into the model.',
     });
-    this.nodesAffected = metrics.histogram({
-      name: 'netledger_planner_nodes_affected',
-      help: 'Nodes given a new revision per batch of cluster events.',
-      buckets: [0, 1, 10, 100, 1000, 5000, 20000],
+    this.changeFragments = metrics.histogram({
+      name: 'netledger_planner_change_fragments',
+      help: 'Fragment bodies a plan change carries (stored and sent once, whatever the number of nodes).',
+      buckets: [0, 1, 10, 100, 1000, 10000, 100000],
     });
     this.syncDuration = metrics.histogram({
       name: 'netledger_planner_sync_proxy_rules_duration_seconds',
@@ -105,31 +106,10 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const topics = topicNames(this.settings.topicPrefix);
     const admin = this.kafka.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [
-        {
-          name: topics.nodeDiffs,
-          partitions: this.settings.nodeDiffsPartitions,
-          config: {
-            'retention.ms': String(this.settings.nodeDiffsRetentionMs),
-            'max.message.bytes': String(16 * 1024 * 1024),
-          },
-        },
-        {
-          name: topics.nodeSnapshots,
-          partitions: this.settings.nodeDiffsPartitions,
-          config: {
-            'cleanup.policy': 'compact',
-            'max.message.bytes': String(16 * 1024 * 1024),
-            'min.compaction.lag.ms': '60000',
-          },
-        },
-      ]);
-      const meta = await admin.fetchTopicMetadata({ topics: [topics.nodeDiffs] });
-      this.store.setNodeDiffsPartitions(meta.topics[0]!.partitions.length);
+      await ensureTopics(admin, [planTopic(this.settings.topicPrefix, this.settings.planRetentionMs)]);
     } finally {
       await admin.disconnect();
     }
@@ -174,9 +154,9 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     await this.flushing.catch(() => undefined);
   }
 
-  /** The revision each node is at (for tests and the health of the process). */
-  revisionOf(node: string): number {
-    return this.revisions.revisionOf(node);
+  /** The plan revision recorded last (for tests and the health of the process). */
+  get revision(): number {
+    return this.planner.revision;
   }
 
   /** Rebuilds the model from the store: the folded streams, node revisions and configuration. */
@@ -190,8 +170,8 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       restore.config?.proxy ?? proxyConfig,
       restore.config?.overlay ?? overlayConfig,
     );
-    const planner = new RevisionPlanner(model);
-    planner.restore(restore.objects, restore.streamVersions, restore.nodeRevisions);
+    const planner = new ChangePlanner(model, restore.book);
+    planner.restore(restore.objects, restore.streamVersions);
     const configChanged =
       restore.config !== undefined &&
       (canonicalJson(restore.config.proxy) !== canonicalJson(proxyConfig) ||
@@ -201,12 +181,14 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       model.kubeProxy.setProxyConfig(proxyConfig);
       model.overlay.setConfig(overlayConfig);
     }
-    this.revisions = planner;
+    this.planner = planner;
     this.ready = true;
     this.logger.log(
-      `model rebuilt: ${restore.objects.length} objects, ${restore.nodeRevisions.size} node streams`,
+      `model rebuilt: ${restore.objects.length} objects, the plan at revision ${restore.book.revision} (${restore.book.stats().nodes} nodes)`,
     );
-    if (configChanged) await this.flush([]);
+    // Also primes the recorder (it compares the whole model with the book once): a changed
+    // configuration, or anything the book lacks, is recorded now rather than with the next event.
+    await this.flush([]);
   }
 
   private async receive({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -273,26 +255,31 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const folded = new Map<string, number>();
     // Global position order is commit order per stream, and the same order on every replay.
     for (const p of [...batch].sort((a, b) => a.event.position - b.event.position)) {
-      if (this.revisions.apply(p.event)) {
+      if (this.planner.apply(p.event)) {
         folded.set(p.event.streamId, p.event.streamVersion);
         this.eventsTotal.inc();
       }
     }
-    const revisions = this.revisions.commit();
+    const planned = this.planner.commit();
     const computed = performance.now();
     this.syncDuration.observe((computed - started) / 1000);
-    if (revisions.length > 0 || folded.size > 0) {
-      const written = await this.store.commit(revisions, folded, {
+    if (planned || folded.size > 0) {
+      const written = await this.store.commit(planned, folded, {
         proxy: this.settings.proxyConfig,
         overlay: this.settings.overlayConfig,
       });
       this.relay.offer(written);
     }
     this.commitDuration.observe((performance.now() - computed) / 1000);
-    this.nodesAffected.observe(revisions.length);
+    if (planned) this.changeFragments.observe(planned.fragments.length);
     const now = Date.now();
     for (const p of batch) this.programmingLatency.observe((now - p.event.recordedAt.getTime()) / 1000);
     await this.commitOffsets(batch);
+    // Derived data: a failure here costs a longer replay, never a change.
+    if (planned)
+      await this.store
+        .checkpointIfDue(this.planner.recorder.book)
+        .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`));
   }
 
   /** Commits, per partition, the offset after the last message of the batch. */

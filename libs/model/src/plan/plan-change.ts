@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { NetledgerError } from '../errors/netledger-error';
 import type { OverlayConfig } from '../proxy/net-conf';
@@ -22,6 +23,11 @@ export type FragmentKind = 'service' | 'fixed' | 'peer';
 
 /** A fragment's content address: the first 128 bits of sha256 over its kind and JSON, in hex. */
 export type Digest = string;
+
+/** The digest of a fragment of `kind` whose JSON is `json` (exactly as stored and sent). */
+export function fragmentDigest(kind: FragmentKind, json: string): Digest {
+  return createHash('sha256').update(kind).update('\n').update(json).digest('hex').slice(0, 32);
+}
 
 const ruleList = z.array(z.string());
 const chain = z.object({ name: z.string(), rules: ruleList });

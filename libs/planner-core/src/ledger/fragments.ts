@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { Digest, FragmentKind } from '@netledger/model';
+import { fragmentDigest, type Digest, type FragmentKind } from '@netledger/model';
 import type { FixedRules } from '../kube-proxy/fixed-rules';
 import type { ServiceFragment } from '../kube-proxy/service-fragment';
 import type { PeerEntries } from '../overlay/overlay-planner';
@@ -19,11 +18,6 @@ export interface EncodedFragment<K extends FragmentKind = FragmentKind> {
   readonly kind: K;
   readonly value: FragmentValues[K];
   readonly json: string;
-}
-
-/** The content address of a fragment: sha256 over its kind and JSON, first 128 bits in hex. */
-export function fragmentDigest(kind: FragmentKind, json: string): Digest {
-  return createHash('sha256').update(kind).update('\n').update(json).digest('hex').slice(0, 32);
 }
 
 /**

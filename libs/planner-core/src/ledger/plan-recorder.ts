@@ -127,7 +127,12 @@ export class PlanRecorder {
     for (const [key, table] of tables) this.seenTables.set(key, table);
     this.seenPeers = peerTable;
     this.seenOverlay = overlayConfig;
-    if (isEmptyChange(change)) return undefined;
+    // The configuration alone makes no first revision: it goes with the first change of substance.
+    if (
+      isEmptyChange(change) ||
+      (this.book.revision === 0 && isEmptyChange({ ...change, overlayConfig: undefined }))
+    )
+      return undefined;
     this.book.apply(change, (digest) => carried.get(digest));
     return { change, fragments: [...carried.values()] };
   }

@@ -5,12 +5,12 @@ import {
   EMPTY_NODE_STATE,
   kubeStreamId,
   type KubeObject,
-  type NodeState,
   type RecordedEvent,
 } from '@netledger/model';
 import { NetworkPlanner, nodeStateOf } from '../network-planner';
-import { applyNodeDiff, nodeStatesEqual } from '../state/diff';
-import { RevisionPlanner } from './revision-planner';
+import { nodeStatesEqual } from '../state/diff';
+import { ChangePlanner } from './change-planner';
+import { PlanBook } from './plan-book';
 import { node, service, slice } from '../../../../test/support/kube';
 
 let position = 0;
@@ -51,24 +51,10 @@ function deleted(kind: 'Node' | 'Service' | 'EndpointSlice', namespace: string, 
 
 const config = { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] };
 
-describe('RevisionPlanner', () => {
-  it('goes on with the revisions of a node that is removed and comes back', () => {
-    const planner = new RevisionPlanner(new NetworkPlanner(config));
-    planner.apply(applied(node('node-r', '198.18.0.21', '10.244.21.0/24')));
-    expect(planner.commit().map((r) => [r.node, r.baseRevision, r.revision])).toEqual([['node-r', 0, 1]]);
-    planner.apply(deleted('Node', '', 'node-r'));
-    const removed = planner.commit();
-    expect(removed.map((r) => [r.node, r.baseRevision, r.revision])).toEqual([['node-r', 1, 2]]);
-    expect(nodeStatesEqual(removed[0]!.state(), EMPTY_NODE_STATE)).toBe(true);
-    planner.apply(applied(node('node-r', '198.18.0.21', '10.244.21.0/24')));
-    expect(planner.commit().map((r) => [r.node, r.baseRevision, r.revision])).toEqual([['node-r', 2, 3]]);
-    expect(planner.revisionOf('node-r')).toBe(3);
-  });
-
-  it('turns a scripted history into revision chains that rebuild each node from scratch', () => {
-    const planner = new RevisionPlanner(new NetworkPlanner(config));
-    const applied1 = new Map<string, NodeState>();
-    const chains = new Map<string, number[]>();
+describe('ChangePlanner', () => {
+  it('turns a scripted history into one change per batch that rebuilds every node from scratch', () => {
+    const planner = new ChangePlanner(new NetworkPlanner(config));
+    const reader = new PlanBook();
     const batches: RecordedEvent[][] = [
       [
         applied(node('a', '192.168.0.2', '10.244.1.0/24')),
@@ -109,62 +95,56 @@ describe('RevisionPlanner', () => {
       [deleted('Service', 'default', 'web')],
     ];
     const all: RecordedEvent[] = [];
-    for (const batch of batches) {
+    const ports: string[][] = [];
+    for (const [i, batch] of batches.entries()) {
       for (const e of batch) planner.apply(e);
       all.push(...batch);
-      for (const r of planner.commit()) {
-        const chain = chains.get(r.node) ?? [];
-        expect(r.baseRevision).toBe(chain.at(-1) ?? 0);
-        chain.push(r.revision);
-        chains.set(r.node, chain);
-        applied1.set(r.node, applyNodeDiff(applied1.get(r.node) ?? EMPTY_NODE_STATE, r.diff));
-        expect(r.causation.length).toBeGreaterThan(0);
-      }
+      const planned = planner.commit()!;
+      expect(planned.change.revision).toBe(i + 1);
+      expect(planned.causes.map((c) => c.eventId)).toEqual(batch.map((e) => e.eventId));
+      ports.push(planned.causes.flatMap((c) => c.ports));
+      const bodies = new Map(planned.fragments.map((f) => [f.digest, f]));
+      reader.apply(planned.change, (d) => bodies.get(d));
     }
-    // One revision per node per batch, numbered 1, 2, 3, ... without gaps.
-    for (const chain of chains.values()) expect(chain).toEqual(chain.map((_, i) => i + 1));
     const scratch = new NetworkPlanner(config);
-    const fresh = new RevisionPlanner(scratch);
+    const fresh = new ChangePlanner(scratch);
     for (const e of all) fresh.apply(e);
     for (const n of ['a', 'c'])
-      expect(nodeStatesEqual(applied1.get(n)!, nodeStateOf(scratch.planNode(n)))).toBe(true);
-    // The node that left ends empty.
-    expect(nodeStatesEqual(applied1.get('b')!, EMPTY_NODE_STATE)).toBe(true);
+      expect(nodeStatesEqual(nodeStateOf(reader.planOf(n)!), nodeStateOf(scratch.planNode(n)))).toBe(true);
+    // The node that left has no manifest any more.
+    expect(reader.planOf('b')).toBeUndefined();
+    expect(reader.nodeNames()).toEqual(['a', 'c']);
+    // Each cause says what it changed: the slice update, the web service's one port.
+    expect(ports[3]).toEqual(['default/web:p80']);
   });
 
   it('a replayed event changes nothing', () => {
-    const planner = new RevisionPlanner(new NetworkPlanner(config));
+    const planner = new ChangePlanner(new NetworkPlanner(config));
     const e = applied(node('x', '192.168.0.9', '10.244.9.0/24'));
     expect(planner.apply(e)).toBe(true);
-    expect(planner.commit()).toHaveLength(1);
+    expect(planner.commit()?.change.revision).toBe(1);
     expect(planner.apply(e)).toBe(false);
-    expect(planner.commit()).toEqual([]);
+    expect(planner.commit()).toBeUndefined();
   });
 
-  it('after restore, continues the revision chains without a duplicate or skipped revision', () => {
+  it('after a restore over the book it had, goes on at the next revision and names only what changed', () => {
     const history = [
       applied(node('r1', '192.168.1.2', '10.244.11.0/24')),
       applied(node('r2', '192.168.1.3', '10.244.12.0/24')),
     ];
-    const first = new RevisionPlanner(new NetworkPlanner(config));
+    const first = new ChangePlanner(new NetworkPlanner(config));
     for (const e of history) first.apply(e);
     first.commit();
-    const restored = new RevisionPlanner(new NetworkPlanner(config));
-    restored.restore(
-      history,
-      new Map(history.map((e) => [e.streamId, e.streamVersion])),
-      new Map([
-        ['r1', 1],
-        ['r2', 1],
-      ]),
-    );
-    expect(restored.commit()).toEqual([]);
+    const book = new PlanBook({ revision: first.revision - 1 });
+    book.apply(first.recorder.book.snapshot(), (d) => first.recorder.book.fragment(d));
+    const restored = new ChangePlanner(new NetworkPlanner(config), book);
+    restored.restore(history, new Map(history.map((e) => [e.streamId, e.streamVersion])));
+    expect(restored.commit()).toBeUndefined();
     restored.apply(applied(node('r3', '192.168.1.4', '10.244.13.0/24')));
-    const next = restored.commit();
-    expect(next.map((r) => [r.node, r.baseRevision, r.revision]).sort()).toEqual([
-      ['r1', 1, 2],
-      ['r2', 1, 2],
-      ['r3', 0, 1],
-    ]);
+    const next = restored.commit()!;
+    expect(next.change.revision).toBe(2);
+    expect(next.change.manifests.set.map((m) => m.node)).toEqual(['r3']);
+    expect(next.change.peers.set.map(([peer]) => peer)).toEqual(['r3']);
+    expect(nodeStatesEqual(nodeStateOf(book.planOf('r1')!), EMPTY_NODE_STATE)).toBe(false);
   });
 });

@@ -1,0 +1,202 @@
+import {
+  NetledgerError,
+  PLAN_CHANGED,
+  PLAN_EVENT_VERSIONS,
+  PLAN_STREAM,
+  type Digest,
+  type FragmentKind,
+  type PlanCause,
+  type PlanChange,
+  type PlanChanged,
+  type RecordedEvent,
+} from '@netledger/model';
+import { PlanBook, type EncodedFragment, type FragmentValue } from '@netledger/planner-core';
+import type { Pool, PoolClient } from 'pg';
+import { newEventId } from './event-id';
+import type { PgEventStore } from './event-store';
+
+/** Fragments are written and read in slices: one statement's arrays stay far from PostgreSQL's limits. */
+const SLICE = 2000;
+
+/** A recorded plan change: its event's position and time, and what it recorded. */
+export interface RecordedPlanChange {
+  readonly position: number;
+  readonly recordedAt: Date;
+  readonly change: PlanChange;
+  readonly causes: readonly PlanCause[];
+}
+
+/**
+ * The plan's side of the event store: the `plan` stream (one PlanChanged per change), fragment
+ * bodies stored once by digest (plan_fragments), and checkpoints of the whole plan
+ * (plan_checkpoints) so that resolving a revision replays a bounded stretch of the log.
+ */
+export class PlanLedger {
+  constructor(private readonly store: PgEventStore) {}
+
+  private get pool(): Pool {
+    return this.store.pool;
+  }
+
+  /**
+   * Appends one change in the caller's transaction: its fragment bodies (a body already stored is
+   * kept), then its event at stream version = revision. Throws EVENTSTORE.WRONG_EXPECTED_VERSION
+   * when another writer moved the plan meanwhile.
+   */
+  async append(
+    client: PoolClient,
+    change: PlanChange,
+    fragments: readonly EncodedFragment[],
+    causes: readonly PlanCause[],
+    metadata: { causationId?: string; correlationId?: string } = {},
+  ): Promise<RecordedEvent> {
+    for (let i = 0; i < fragments.length; i += SLICE) {
+      const slice = fragments.slice(i, i + SLICE);
+      await client.query(
+        `INSERT INTO plan_fragments (digest, kind, body, first_revision)
+         SELECT d, k, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS f(d, k, b)
+         ON CONFLICT (digest) DO NOTHING`,
+        [slice.map((f) => f.digest), slice.map((f) => f.kind), slice.map((f) => f.json), change.revision],
+      );
+    }
+    const data: PlanChanged = { change, causes };
+    const [event] = await this.store.appendToStreams(client, [
+      {
+        streamId: PLAN_STREAM,
+        expected: change.revision - 1,
+        events: [
+          {
+            eventId: newEventId(),
+            type: PLAN_CHANGED,
+            schemaVersion: PLAN_EVENT_VERSIONS.get(PLAN_CHANGED)!,
+            data,
+            metadata,
+          },
+        ],
+      },
+    ]);
+    return event!;
+  }
+
+  /** The plan revision recorded last (0: none yet). */
+  async head(client: Pool | PoolClient = this.pool): Promise<number> {
+    const { rows } = await client.query<{ version: string }>(
+      'SELECT version FROM streams WHERE stream_id = $1',
+      [PLAN_STREAM],
+    );
+    return rows[0] ? Number(rows[0].version) : 0;
+  }
+
+  /** Recorded changes with revisions in [from, to], in order. */
+  async changes(from: number, to: number = Number.MAX_SAFE_INTEGER): Promise<RecordedPlanChange[]> {
+    const out: RecordedPlanChange[] = [];
+    for (let next = from; next <= to;) {
+      const events = await this.store.readStream(PLAN_STREAM, next, Math.min(500, to - next + 1));
+      for (const e of events) {
+        const data = e.data as PlanChanged;
+        out.push({
+          position: e.position,
+          recordedAt: e.recordedAt,
+          change: data.change,
+          causes: data.causes,
+        });
+      }
+      if (events.length === 0) break;
+      next = events.at(-1)!.streamVersion + 1;
+    }
+    return out;
+  }
+
+  /** When a revision was recorded (null: no such revision). */
+  async recordedAt(revision: number): Promise<Date | null> {
+    const { rows } = await this.pool.query<{ recorded_at: Date }>(
+      'SELECT recorded_at FROM events WHERE stream_id = $1 AND stream_version = $2',
+      [PLAN_STREAM, revision],
+    );
+    return rows[0]?.recorded_at ?? null;
+  }
+
+  /** The revision in force at a time (the last recorded at or before it), 0 when none was. */
+  async revisionAt(time: Date): Promise<number> {
+    const { rows } = await this.pool.query<{ version: string }>(
+      `SELECT max(stream_version) AS version FROM events WHERE stream_id = $1 AND recorded_at <= $2`,
+      [PLAN_STREAM, time],
+    );
+    return rows[0]?.version ? Number(rows[0].version) : 0;
+  }
+
+  /** Fragment bodies by digest; a digest not stored is missing from the map. */
+  async fragments(
+    digests: Iterable<Digest>,
+  ): Promise<Map<Digest, { kind: FragmentKind; value: FragmentValue; json: string }>> {
+    const all = [...new Set(digests)];
+    const out = new Map<Digest, { kind: FragmentKind; value: FragmentValue; json: string }>();
+    for (let i = 0; i < all.length; i += SLICE) {
+      const { rows } = await this.pool.query<{ digest: string; kind: FragmentKind; body: string }>(
+        'SELECT digest, kind, body FROM plan_fragments WHERE digest = ANY($1::text[])',
+        [all.slice(i, i + SLICE)],
+      );
+      for (const r of rows)
+        out.set(r.digest, { kind: r.kind, value: JSON.parse(r.body) as FragmentValue, json: r.body });
+    }
+    return out;
+  }
+
+  /** Stores a checkpoint of the book (its snapshot), so later reads start from it. */
+  async saveCheckpoint(book: PlanBook): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO plan_checkpoints (revision, snapshot) VALUES ($1, $2) ON CONFLICT (revision) DO NOTHING',
+      [book.revision, JSON.stringify(book.snapshot())],
+    );
+  }
+
+  /** The revision of the last checkpoint at or before `revision` (0: none). */
+  async checkpointBefore(revision: number): Promise<number> {
+    const { rows } = await this.pool.query<{ revision: string }>(
+      'SELECT max(revision) AS revision FROM plan_checkpoints WHERE revision <= $1',
+      [revision],
+    );
+    return rows[0]?.revision ? Number(rows[0].revision) : 0;
+  }
+
+  /**
+   * The plan at `revision` (the latest when absent): the last checkpoint at or before it, and the
+   * changes after that, replayed. With `only`, a book as that node's executor keeps it.
+   */
+  async book(options: { revision?: number; only?: string } = {}): Promise<PlanBook> {
+    const head = await this.head();
+    const revision = Math.min(options.revision ?? head, head);
+    const from = await this.checkpointBefore(revision);
+    let book: PlanBook;
+    if (from > 0) {
+      const { rows } = await this.pool.query<{ snapshot: string }>(
+        'SELECT snapshot FROM plan_checkpoints WHERE revision = $1',
+        [from],
+      );
+      const snapshot = JSON.parse(rows[0]!.snapshot) as PlanChange;
+      book = new PlanBook({ revision: from - 1, ...(options.only ? { only: options.only } : {}) });
+      await this.applyTo(book, snapshot);
+    } else {
+      book = new PlanBook(options.only ? { only: options.only } : {});
+    }
+    for (const recorded of await this.changes(from + 1, revision)) await this.applyTo(book, recorded.change);
+    return book;
+  }
+
+  /** Applies a change to a book, its fragments read from the ledger. */
+  async applyTo(book: PlanBook, change: PlanChange): Promise<void> {
+    const missing = change.fragments.filter((d) => !book.holds(d));
+    const bodies = missing.length > 0 ? await this.fragments(missing) : new Map();
+    try {
+      book.apply(change, (d) => bodies.get(d));
+    } catch (error) {
+      throw new NetledgerError(
+        'PLAN.LEDGER_INCONSISTENT',
+        `the plan ledger cannot resolve revision ${change.revision}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import {
+  KUBE_OBJECT_APPLIED,
+  KUBE_OBJECT_DELETED,
+  type ConntrackDeletion,
+  type KubeObject,
+  type KubeObjectApplied,
+  type KubeObjectDeleted,
+  type PlanCause,
+  type RecordedEvent,
+} from '@netledger/model';
+import type { ModelChanges, NetworkPlanner } from '../network-planner';
+import { PlanBook } from './plan-book';
+import { PlanRecorder, type RecordedChange } from './plan-recorder';
+
+/** A batch's plan change and the cluster events that caused it. */
+export interface PlannedChange extends RecordedChange {
+  readonly causes: readonly PlanCause[];
+}
+
+/**
+ * Folds cluster events into the model and turns each batch into at most one plan change (pure:
+ * no I/O). Events are deduplicated by stream version, so replaying one changes nothing.
+ */
+export class ChangePlanner {
+  readonly model: NetworkPlanner;
+  readonly recorder: PlanRecorder;
+  private readonly streamVersions = new Map<string, number>();
+  private causes: { event: RecordedEvent; changes: ModelChanges }[] = [];
+
+  constructor(model: NetworkPlanner, book: PlanBook = new PlanBook()) {
+    this.model = model;
+    this.recorder = new PlanRecorder(book);
+  }
+
+  /** The plan revision last recorded. */
+  get revision(): number {
+    return this.recorder.book.revision;
+  }
+
+  /** The last version folded in per stream (what a restart must restore). */
+  versions(): ReadonlyMap<string, number> {
+    return this.streamVersions;
+  }
+
+  /**
+   * Rebuilds after a restart: folds in the latest event of every stream the last change was made
+   * from. The book (restored by the caller) holds that change; the next commit compares the whole
+   * model with it, so anything the book lacks (a configuration changed meanwhile) is recorded then.
+   */
+  restore(latest: readonly RecordedEvent[], versions: ReadonlyMap<string, number>): void {
+    for (const event of latest) this.apply(event);
+    for (const [stream, version] of versions) this.streamVersions.set(stream, version);
+    this.causes = [];
+  }
+
+  /** Folds one cluster event in; returns false when it was seen before (stream version not newer). */
+  apply(event: RecordedEvent): boolean {
+    const seen = this.streamVersions.get(event.streamId) ?? 0;
+    if (event.streamVersion <= seen) return false;
+    this.streamVersions.set(event.streamId, event.streamVersion);
+    if (event.type === KUBE_OBJECT_APPLIED) {
+      this.model.upsert((event.data as KubeObjectApplied).object as KubeObject);
+    } else if (event.type === KUBE_OBJECT_DELETED) {
+      const d = event.data as KubeObjectDeleted;
+      this.model.remove(d.kind, d.namespace, d.name);
+    } else {
+      return true;
+    }
+    this.causes.push({ event, changes: this.model.takeChanges() });
+    return true;
+  }
+
+  /** This batch's change, recorded in the book; undefined when the plan did not change. */
+  commit(): PlannedChange | undefined {
+    const causes = this.causes;
+    this.causes = [];
+    // Changes no event caused (configuration, host facts) count too.
+    const changes = merge([...causes.map((c) => c.changes), this.model.takeChanges()]);
+    const recorded = this.recorder.record(this.model, changes);
+    if (!recorded) return undefined;
+    return {
+      ...recorded,
+      causes: causes.map(({ event, changes: c }) => ({
+        eventId: event.eventId,
+        position: event.position,
+        streamId: event.streamId,
+        ports: [...c.ports],
+        nodes: [...c.nodes],
+        all: c.all,
+      })),
+    };
+  }
+}
+
+function merge(all: readonly ModelChanges[]): ModelChanges {
+  const ports = new Set<string>();
+  const nodes = new Set<string>();
+  let everything = false;
+  const conntrack: ConntrackDeletion[] = [];
+  for (const c of all) {
+    for (const p of c.ports) ports.add(p);
+    for (const n of c.nodes) nodes.add(n);
+    everything ||= c.all;
+    conntrack.push(...c.conntrack);
+  }
+  return { ports, nodes, all: everything, conntrack };
+}
