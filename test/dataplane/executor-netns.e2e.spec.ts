@@ -171,9 +171,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       () => {
         return [...executors].every(([name, e]) => {
           const x = e.app.get(ExecutorService).nodeExecutor;
-          return (
-            x !== undefined && x.appliedRevision > 0 && x.appliedRevision === plannerService.revisionOf(name)
-          );
+          return x !== undefined && x.appliedRevision > 0 && x.appliedRevision === plannerService.revision;
         });
       },
       'every executor to apply its latest revision',
@@ -234,7 +232,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
         ['node-a', 'node-b'].every(
           (name) =>
             executors.get(name)!.app.get(ExecutorService).nodeExecutor!.appliedRevision ===
-            plannerService.revisionOf(name),
+            plannerService.revision,
         ),
       'the remaining executors to converge',
       60_000,

@@ -40,7 +40,6 @@ beforeAll(async () => {
     KUBECONFIG: kube.ingesterKubeconfig,
     NETLEDGER_TOPIC_PREFIX: prefix,
     CLUSTER_EVENTS_PARTITIONS: '4',
-    NODE_DIFFS_PARTITIONS: '4',
     PLANNER_GROUP: `planner-${prefix}`,
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     // A consumer that stops fetching is replaced well within the test's wait.

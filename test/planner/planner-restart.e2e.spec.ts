@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, PgEventStore } from '@netledger/event-store';
-import { EMPTY_NODE_STATE, type NodeDiff, type NodeState, type NodeStateChanged } from '@netledger/model';
-import { applyNodeDiff, nodeStatesEqual } from '@netledger/planner-core';
+import { createPool, PgEventStore, PlanLedger } from '@netledger/event-store';
+import { PLAN_STREAM } from '@netledger/model';
+import { nodeStatesEqual } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { AppProcess } from '../support/app-process';
 import { eventually, TopicReader } from '../support/kafka-reader';
-import { planFromScratch, replay, revisionsByNode, testPipeline } from '../support/pipeline';
+import { nodeStateIn, nodeStates, planFromScratch, planFromTopic, testPipeline } from '../support/pipeline';
 import { rawNode, rawService, rawSlice } from '../support/kube';
 import { prng } from '../support/synthetic-cluster';
 
@@ -15,24 +15,24 @@ describe('planner killed and restarted during a stream of changes', () => {
   let pipeline: Awaited<ReturnType<typeof testPipeline>>;
   let ingester: RunningService;
   let planner: AppProcess;
-  let diffs: TopicReader;
+  let plan: TopicReader;
 
   beforeAll(async () => {
     pipeline = await testPipeline();
     ingester = await runService('ingester', 0, () => IngesterModule.forRoot(pipeline.env), pipeline.env);
     planner = new AppProcess('planner', pipeline.env);
     await planner.start();
-    diffs = new TopicReader(pipeline.kafka, pipeline.topics.nodeDiffs);
-    await diffs.start();
+    plan = new TopicReader(pipeline.kafka, pipeline.topics.plan);
+    await plan.start();
   });
   afterAll(async () => {
-    await diffs?.stop();
+    await plan?.stop();
     await planner?.stop();
     await ingester?.stop();
     await pipeline?.close();
   });
 
-  it('ends with every node equal to a from-scratch plan, its revision chain unbroken', async () => {
+  it('ends with every node equal to a from-scratch plan, the plan’s revisions unbroken', async () => {
     const { apiserver } = pipeline;
     const random = prng(7);
     for (let n = 0; n < 4; n++)
@@ -87,46 +87,40 @@ describe('planner killed and restarted during a stream of changes', () => {
     const store = new PgEventStore(createPool(pipeline.db.url));
     try {
       const expected = planFromScratch(apiserver.allObjects());
-      // Settled when every present node's replayed stream equals the from-scratch plan.
-      const fromStore = async (
-        node: string,
-      ): Promise<{ state: NodeState; revisions: NodeStateChanged[] }> => {
-        const events = (await store.readStream(`node/${node}`)).map((e) => e.data as NodeStateChanged);
-        const { rows } = await store.pool.query<{ digest: string; body: NodeDiff }>(
-          'SELECT digest, body FROM node_diff_bodies WHERE digest = ANY($1)',
-          [events.map((e) => e.diffDigest)],
-        );
-        const bodies = new Map(rows.map((r) => [r.digest, r.body]));
-        let state = EMPTY_NODE_STATE;
-        for (const r of events) state = applyNodeDiff(state, bodies.get(r.diffDigest)!);
-        return { state, revisions: events };
-      };
+      const ledger = new PlanLedger(store);
+      // Settled when the plan resolved from the ledger gives every node its from-scratch plan.
       await eventually(
         async () => {
-          for (const [node, state] of expected)
-            if (!nodeStatesEqual((await fromStore(node)).state, state)) return false;
-          return true;
+          const book = await ledger.book();
+          return (
+            [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state)) &&
+            book.nodeNames().length === expected.size
+          );
         },
         'every node to converge',
         60_000,
       );
-      for (const node of expected.keys()) {
-        const { revisions } = await fromStore(node);
-        revisions.forEach((r, i) => expect([r.baseRevision, r.revision]).toEqual([i, i + 1]));
-      }
-      // Kafka carries the same chains (at least once: repeats of a revision are the same revision).
+      // One change per revision, numbered 1, 2, 3, ... without a gap or a repeat, kills or not.
+      const events = await store.readStream(PLAN_STREAM);
+      expect(events.map((e) => e.streamVersion)).toEqual(events.map((_, i) => i + 1));
+      // Resolved from the checkpoint-free log and from one with checkpoints, the same plan.
+      const whole = await ledger.book();
+      await ledger.saveCheckpoint(whole);
+      expect(await ledger.checkpointBefore(whole.revision)).toBe(whole.revision);
+      const fromCheckpoint = await ledger.book();
+      for (const [node, state] of nodeStates(fromCheckpoint))
+        expect(nodeStatesEqual(state, nodeStateIn(whole, node))).toBe(true);
+      // Kafka carries the same plan (at least once: a change sent again is the same change).
       await eventually(
         () => {
-          const byNode = revisionsByNode(diffs);
-          return [...expected].every(([node, state]) => {
-            try {
-              return nodeStatesEqual(replay(byNode.get(node) ?? []), state);
-            } catch {
-              return false;
-            }
-          });
+          try {
+            const book = planFromTopic(plan);
+            return [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state));
+          } catch {
+            return false;
+          }
         },
-        'node-diffs to carry every revision',
+        'the plan topic to carry every change',
         30_000,
       );
     } finally {

@@ -1,40 +1,69 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PROXY_CONFIG, type NodeState } from '@netledger/model';
+import type { ReceivedChange } from '@netledger/messaging';
 import {
-  DEFAULT_PROXY_CONFIG,
-  EMPTY_NODE_STATE,
-  encodeNodeState,
-  type NodeSnapshot,
-  type NodeState,
-} from '@netledger/model';
-import { diffNodeStates, NetworkPlanner, nodeStateOf, nodeStatesEqual } from '@netledger/planner-core';
+  NetworkPlanner,
+  nodeStateOf,
+  nodeStatesEqual,
+  PlanRecorder,
+  type NetworkPlanner as Model,
+} from '@netledger/planner-core';
 import { asHostPrints, RecordingHost } from '@netledger/dataplane';
 import { NodeExecutor, type ExecutorStatus } from './node-executor';
 import { node, service, slice } from '../../../../test/support/kube';
 
-/** Three successive desired states of node-a. */
-function states(): NodeState[] {
-  const p = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] });
-  p.upsert(node('node-a', '198.18.0.11', '10.244.1.0/24'));
-  p.upsert(node('node-b', '198.18.0.12', '10.244.2.0/24'));
-  const s1 = nodeStateOf(p.planNode('node-a'));
-  p.upsert(service('default', 'web', { clusterIP: '10.96.0.10' }));
-  p.upsert(
-    slice('default', 'web-1', 'web', [{ name: 'p80', port: 80 }], [{ ip: '10.244.2.5', node: 'node-b' }]),
-  );
-  const s2 = nodeStateOf(p.planNode('node-a'));
-  p.remove('Node', '', 'node-b');
-  const s3 = nodeStateOf(p.planNode('node-a'));
-  return [EMPTY_NODE_STATE, s1, s2, s3];
+interface Step {
+  readonly change: ReceivedChange;
+  /** node-a's state after it. */
+  readonly state: NodeState;
+  /** The snapshot an API would give for node-a after it. */
+  readonly snapshot: ReceivedChange;
 }
 
-function executor(snapshot?: NodeSnapshot) {
+const received = (recorded: NonNullable<ReturnType<PlanRecorder['record']>>): ReceivedChange => ({
+  change: recorded.change,
+  fragments: new Map(recorded.fragments.map((f) => [f.digest, f])),
+});
+
+/** Three plan changes, as the planner records them, and node-a's state after each. */
+function steps(): Step[] {
+  const model: Model = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] });
+  const recorder = new PlanRecorder();
+  const out: Step[] = [];
+  const take = () => {
+    const recorded = recorder.record(model, model.takeChanges())!;
+    const book = recorder.book;
+    const snapshot = book.snapshot('node-a');
+    out.push({
+      change: received(recorded),
+      state: nodeStateOf(book.planOf('node-a')!),
+      snapshot: {
+        change: snapshot,
+        fragments: new Map(snapshot.fragments.map((d) => [d, { digest: d, ...book.fragment(d)! }])),
+      },
+    });
+  };
+  model.upsert(node('node-a', '198.18.0.11', '10.244.1.0/24'));
+  model.upsert(node('node-b', '198.18.0.12', '10.244.2.0/24'));
+  take();
+  model.upsert(service('default', 'web', { clusterIP: '10.96.0.10' }));
+  model.upsert(
+    slice('default', 'web-1', 'web', [{ name: 'p80', port: 80 }], [{ ip: '10.244.2.5', node: 'node-b' }]),
+  );
+  take();
+  model.remove('Node', '', 'node-b');
+  take();
+  return out;
+}
+
+function executor(offer: { snapshot?: ReceivedChange } = {}) {
   const host = new RecordingHost();
   const reports: ExecutorStatus[] = [];
   const saved: number[] = [];
   const x = new NodeExecutor({
     node: 'node-a',
     host,
-    loadSnapshot: async () => snapshot,
+    loadSnapshot: async () => offer.snapshot,
     saveRevision: async (r) => void saved.push(r),
     report: async (s) => void reports.push(s),
     backoffMs: 1,
@@ -42,87 +71,111 @@ function executor(snapshot?: NodeSnapshot) {
   return { x, host, reports, saved };
 }
 
-const rev = (s: NodeState[], n: number) => ({
-  baseRevision: n - 1,
-  revision: n,
-  diff: diffNodeStates(s[n - 1]!, s[n]!),
-});
+/** An executor that started with nothing to catch up on (an empty plan topic). */
+async function started(offer: { snapshot?: ReceivedChange } = {}) {
+  const e = executor(offer);
+  await e.x.start();
+  await e.x.converge('caught up');
+  return e;
+}
 
 describe('NodeExecutor', () => {
-  it('applies revisions in order and remembers the revision', async () => {
-    const s = states();
-    const { x, host, saved } = executor();
-    await x.start(0);
-    for (const n of [1, 2, 3]) await x.handle(rev(s, n));
+  it('applies each change as its own node’s diff and remembers the revision', async () => {
+    const s = steps();
+    const { x, host, saved } = await started();
+    for (const step of s) await x.handle(step.change);
     expect(x.appliedRevision).toBe(3);
-    expect(saved).toEqual([1, 2, 3]);
-    expect(nodeStatesEqual(host.state, s[3]!)).toBe(true);
+    expect(saved).toEqual([0, 1, 2, 3]);
+    expect(nodeStatesEqual(host.state, s[2]!.state)).toBe(true);
     // Read back as a host prints it (flannel's appended jumps included), it is what was applied.
     expect(await x.checkDrift()).toBe(0);
   });
 
   it('skips duplicates', async () => {
-    const s = states();
-    const { x, host } = executor();
-    await x.start(0);
-    await x.handle(rev(s, 1));
-    await x.handle(rev(s, 2));
+    const s = steps();
+    const { x, host } = await started();
+    await x.handle(s[0]!.change);
+    await x.handle(s[1]!.change);
     const applied = host.log.length;
-    await x.handle(rev(s, 1));
-    await x.handle(rev(s, 2));
+    await x.handle(s[0]!.change);
+    await x.handle(s[1]!.change);
     expect(host.log.length).toBe(applied);
     expect(x.appliedRevision).toBe(2);
   });
 
-  it('on a gap, reconciles the host with the latest snapshot, then goes on', async () => {
-    const s = states();
-    const { x, host } = executor({ node: 'node-a', revision: 2, state: encodeNodeState(s[2]!) });
-    await x.start(0);
-    // The start already brought it to the snapshot.
-    expect(x.appliedRevision).toBe(2);
-    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!))).toBe(true);
-    await x.handle(rev(s, 3));
+  it('touches nothing while catching up, then brings the host to the plan once', async () => {
+    const s = steps();
+    const { x, host } = executor();
+    await x.start();
+    for (const step of s) expect(await x.fold(step.change)).toBe(true);
+    expect(host.log).toEqual([]);
+    expect(await x.checkDrift()).toBe(0); // never repairs towards a state it does not know complete
+    expect(host.log).toEqual([]);
+    await x.converge('caught up');
     expect(x.appliedRevision).toBe(3);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!.state))).toBe(true);
   });
 
-  it('a revision from beyond a gap triggers a resync', async () => {
-    const s = states();
-    const snapshot: NodeSnapshot = { node: 'node-a', revision: 2, state: encodeNodeState(s[2]!) };
-    const offer: { snapshot?: NodeSnapshot } = {};
-    const host = new RecordingHost();
-    const x = new NodeExecutor({
-      node: 'node-a',
-      host,
-      loadSnapshot: async () => offer.snapshot,
-      saveRevision: async () => {},
-      report: async () => {},
-    });
-    await x.start(0);
-    await x.handle(rev(s, 1));
-    offer.snapshot = snapshot;
-    await x.handle(rev(s, 3)); // based on 2, the host has 1
+  it('starts from the API’s snapshot, and folds only what comes after it', async () => {
+    const s = steps();
+    const { x, host } = executor({ snapshot: s[1]!.snapshot });
+    await x.start();
+    expect(x.bookRevision).toBe(2);
+    expect(await x.fold(s[0]!.change)).toBe(true); // older: skipped
+    await x.converge('caught up');
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[1]!.state))).toBe(true);
+    await x.handle(s[2]!.change);
     expect(x.appliedRevision).toBe(3);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!.state))).toBe(true);
+  });
+
+  it('a change from beyond a gap resyncs from the snapshot; without one it leaves the host alone', async () => {
+    const s = steps();
+    const offer: { snapshot?: ReceivedChange } = {};
+    const { x, host } = await started(offer);
+    await x.handle(s[0]!.change);
+    const before = host.state;
+    await x.handle(s[2]!.change); // 2 is missing, no snapshot yet
+    expect(x.appliedRevision).toBe(1);
+    expect(host.state).toBe(before);
+    offer.snapshot = s[2]!.snapshot;
+    await x.resyncNow('test');
+    expect(x.appliedRevision).toBe(3);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!.state))).toBe(true);
+  });
+
+  it('a change naming a fragment it never got resyncs instead of applying half of it', async () => {
+    const s = steps();
+    const offer: { snapshot?: ReceivedChange } = {};
+    const { x, host } = await started(offer);
+    await x.handle(s[0]!.change);
+    const before = host.state;
+    await x.handle({ change: s[1]!.change.change, fragments: new Map() });
+    expect(host.state).toBe(before);
+    expect(x.appliedRevision).toBe(1);
+    offer.snapshot = s[1]!.snapshot;
+    await x.handle({ change: s[1]!.change.change, fragments: new Map() });
+    expect(x.appliedRevision).toBe(2);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[1]!.state))).toBe(true);
   });
 
   it('retries a failed apply, reconciling from what the host holds, and reports the error meanwhile', async () => {
-    const s = states();
-    const { x, host, reports } = executor();
-    await x.start(0);
-    await x.handle(rev(s, 1));
+    const s = steps();
+    const { x, host, reports } = await started();
+    await x.handle(s[0]!.change);
     host.fail = 2;
-    await x.handle(rev(s, 2));
+    await x.handle(s[1]!.change);
     expect(x.appliedRevision).toBe(2);
     expect(reports.some((r) => r.lastError === 'injected failure')).toBe(true);
     expect(reports.at(-1)!.lastError).toBeNull();
-    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!))).toBe(true);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[1]!.state))).toBe(true);
   });
 
   it('finds drift, repairs it, and reports it', async () => {
-    const s = states();
-    const { x, host, reports } = executor();
-    await x.start(0);
-    await x.handle(rev(s, 1));
-    await x.handle(rev(s, 2));
+    const s = steps();
+    const { x, host, reports } = await started();
+    await x.handle(s[0]!.change);
+    await x.handle(s[1]!.change);
     // Someone removes a route and flushes a chain behind the executor's back.
     const routes = new Map(host.state.routes);
     routes.delete('10.244.2.0/24');
@@ -134,7 +187,7 @@ describe('NodeExecutor', () => {
       chains: new Map([...asHostPrints({ ...host.state, chains }).chains]),
     };
     expect(await x.checkDrift()).toBe(2);
-    expect(nodeStatesEqual(host.state, asHostPrints(s[2]!))).toBe(true);
+    expect(nodeStatesEqual(host.state, asHostPrints(s[1]!.state))).toBe(true);
     expect(await x.checkDrift()).toBe(0);
     expect(reports.at(-1)!.drift).toMatchObject({ found: 2, repaired: 2 });
   });
