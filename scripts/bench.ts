@@ -7,13 +7,13 @@ import { benchDiffs } from './bench/diffs';
 import { benchEventStore } from './bench/event-store';
 import { benchExecutor } from './bench/executor';
 import { benchPlannerCore } from './bench/planner-core';
-import { benchPlanner } from './bench/planner';
+import { benchScale } from './bench/scale';
 
 const sections: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
   'planner-core': benchPlannerCore,
   diffs: benchDiffs,
   'event-store': benchEventStore,
-  planner: benchPlanner,
+  scale: benchScale,
   executor: benchExecutor,
   api: benchApi,
 };

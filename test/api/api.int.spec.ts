@@ -377,7 +377,7 @@ describe('api: the network state, now and then, and why', () => {
     );
     await settle();
     const healed = (await get('/v1/nodes/node-a/state')).body;
-    expect(healed.revision).toBeGreaterThan(before.revision);
+    expect(healed.revision).toBeGreaterThan(before.revision as number);
     const rules = [...decodeNodeState(healed.state).chains.values()].flatMap((ch) => ch.rules);
     expect(rules.some((r) => r.includes('default/late:http has no endpoints'))).toBe(true);
     const fresh = await view.ledger.book();

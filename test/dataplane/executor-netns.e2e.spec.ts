@@ -164,17 +164,17 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     for (const n of namespaces.reverse()) n.remove();
   });
 
-  /** Every executor holds the revision the planner made last for its node. */
+  /** Every executor holds the plan revision the planner made last. */
   async function converged(): Promise<void> {
     const plannerService = planner.app.get(PlannerService);
     await eventually(
       () => {
-        return [...executors].every(([name, e]) => {
+        return [...executors.values()].every((e) => {
           const x = e.app.get(ExecutorService).nodeExecutor;
           return x !== undefined && x.appliedRevision > 0 && x.appliedRevision === plannerService.revision;
         });
       },
-      'every executor to apply its latest revision',
+      'every executor to apply the latest plan revision',
       60_000,
     );
   }

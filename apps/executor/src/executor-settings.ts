@@ -12,7 +12,7 @@ export interface ExecutorSettings {
   readonly driftIntervalMs: number;
   readonly topicPrefix: string;
   readonly sessionTimeoutMs: number;
-  /** The Netledger API, the resync source for states too large for node-snapshots (optional). */
+  /** The Netledger API: the plan snapshot to start from when joining late or after a gap (optional). */
   readonly api: { readonly url: string; readonly token: string | undefined } | undefined;
 }
 

@@ -98,7 +98,7 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
   {
     version: 6,
     name: 'content-addressed node diffs',
-    // Written by the planner, read by the API: NodeStateChanged events name their diff by digest.
+    // Superseded by version 9 (the plan ledger), which drops it.
     sql: `CREATE TABLE IF NOT EXISTS node_diff_bodies (
       digest text PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
   },

@@ -55,7 +55,7 @@ const EVENT_JSON = `json_build_object(
   'recordedAt', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
 
 /**
- * Publishes outbox rows in id order and marks them sent. At least once: a crash between publish
+ * Publishes outbox rows in id order and deletes them once sent. At least once: a crash between publish
  * and mark publishes the batch again (consumers dedupe by event id or position); nothing is lost,
  * and rows are read only below the oldest running transaction, so per-key order is commit order.
  *
@@ -157,8 +157,9 @@ export class OutboxRelay {
     if (id > this.lastSentId) this.lastSentId = id;
   }
 
+  /** Sent rows are deleted: the outbox holds what is still to go, not a second copy of the log. */
   private async markSent(ids: readonly string[]): Promise<void> {
-    await this.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [ids]);
+    await this.pool.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
   }
 
   private async relayFromTable(): Promise<number> {

@@ -17,6 +17,5 @@ export * from './events/event-envelope';
 export * from './events/cluster-events';
 export * from './ingest/canonical-json';
 export * from './ingest/ingest-decider';
-export * from './events/node-events';
 export * from './plan/plan-change';
 export * from './events/plan-events';
