@@ -25,6 +25,7 @@ import {
   type RecordedEvent,
 } from '@netledger/model';
 import { nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
+import { Partitioners } from 'kafkajs';
 import type { Pool } from 'pg';
 import { API_MIGRATIONS } from '../../apps/api/src/api.migrations';
 import { ApiPlanSource } from '../../apps/executor/src/execution/api-plan-source';
@@ -48,6 +49,9 @@ const percentile = (sorted: readonly number[], p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The figures so far, on stderr: a long run that fails late still says what it measured. */
+const progress = (figures: Record<string, number>) =>
+  process.stderr.write(`scale: ${JSON.stringify(figures)}\n`);
 
 /** Bytes of the log segments of a topic's partitions on the broker's disk: what consumers fetch. */
 function topicLogBytes(topic: string): number {
@@ -112,7 +116,7 @@ export async function benchScale(): Promise<Record<string, number>> {
   const topics = topicNames(prefix);
   const kafka = createKafka({ brokers: parseBrokers(brokers), clientId: 'netledger-bench' });
   const admin = kafka.admin();
-  const producer = kafka.producer();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const figures: Record<string, number> = {};
   const env = {
     DATABASE_URL: db.url,
@@ -208,6 +212,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     figures['scale.coldPlannerPeakRssMiB'] = memoryOf(planner!.child.pid!).peakMiB;
     figures['scale.coldRevisions'] = coldHead;
 
+    progress(figures);
     // --- One endpoint change after a quiet spell, and what each costs in bytes.
     const slices = new Map(cluster.slices.map((s) => [`${s.namespace}/${s.name}`, s]));
     const keys = [...slices.keys()];
@@ -258,6 +263,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     // Every executor reads the plan topic and nothing else of the plan: one change's batches, compressed.
     figures['scale.executorBytesReadPerChange'] = round(kafkaPerChange);
 
+    progress(figures);
     // --- Sustained churn: churnRate endpoint changes per second for churnSeconds.
     const published = new Map<string, number>();
     const rssAt = () => memoryOf(planner!.child.pid!).rssMiB;
@@ -312,6 +318,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     figures['scale.churnRevisions'] = (await ledger.head()) - churnHead;
     figures['scale.churnPlannerRssGrowthMiB'] = round(rssEnd - rssStart, 1);
 
+    progress(figures);
     // --- kill -9 of the planner, then the first change planned after its start.
     planner!.child.kill('SIGKILL');
     await once(planner!.child, 'exit');
@@ -327,6 +334,7 @@ export async function benchScale(): Promise<Record<string, number>> {
       1,
     );
 
+    progress(figures);
     // --- The API at this size: a node's state now and at a past revision, and the node list.
     await sleep(1000);
     api = startApp('api', {
@@ -371,6 +379,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     }).then((r) => r.json() as Promise<{ state: { chains: { rules: string[] }[] } }>);
     figures['scale.apiNodeStateRules'] = rules.state.chains.reduce((n, c) => n + c.rules.length, 0);
 
+    progress(figures);
     // --- A new executor's first sync: its plan from the API, in memory, before any host apply.
     const t0 = performance.now();
     const snapshot = (await new ApiPlanSource('http://127.0.0.1:18280', TOKEN, 'node-4321').latest())!;

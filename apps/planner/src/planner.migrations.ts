@@ -22,4 +22,18 @@ export const PLANNER_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 203,
+    name: 'cluster-events offsets with the plan',
+    // Stored in the transaction of the change the batch led to: a restart goes on exactly there,
+    // under a consumer group of its own (no wait for a killed member's session to expire).
+    sql: `
+      CREATE TABLE planner_offsets (
+        topic        text NOT NULL,
+        partition    int NOT NULL,
+        next_offset  bigint NOT NULL,
+        PRIMARY KEY (topic, partition)
+      );
+    `,
+  },
 ];

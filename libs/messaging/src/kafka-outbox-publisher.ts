@@ -2,6 +2,12 @@ import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafka
 
 /** Batches larger than this travel gzip-compressed (plan changes: rules compress ~4:1). */
 const COMPRESS_ABOVE_BYTES = 1024;
+/**
+ * One produce request carries at most this much (before compression): a record batch must fit
+ * the broker's and the topic's message size limit (1 MiB by default), and a plan change's parts
+ * are up to ~900 KiB each.
+ */
+const REQUEST_BYTES = 900 * 1024;
 
 /** An outbox message as the relay hands it over. */
 export interface PublishableMessage {
@@ -42,18 +48,21 @@ export class KafkaOutboxPublisher {
       else byTopic.set(m.topic, [m]);
     }
     for (const [topic, list] of byTopic) {
-      const bytes = list.reduce((n, m) => n + m.value.length, 0);
-      await this.producer.send({
-        topic,
-        acks: -1,
-        ...(bytes > COMPRESS_ABOVE_BYTES ? { compression: CompressionTypes.GZIP } : {}),
-        messages: list.map((m) => ({
-          key: m.key,
-          value: m.value,
-          ...(m.headers ? { headers: { ...m.headers } } : {}),
-          ...(m.partition !== undefined ? { partition: m.partition } : {}),
-        })),
-      });
+      // NOTE: requests go one after the other (one in flight), so per-key order holds across them.
+      for (const request of bySize(list)) {
+        const bytes = request.reduce((n, m) => n + m.value.length, 0);
+        await this.producer.send({
+          topic,
+          acks: -1,
+          ...(bytes > COMPRESS_ABOVE_BYTES ? { compression: CompressionTypes.GZIP } : {}),
+          messages: request.map((m) => ({
+            key: m.key,
+            value: m.value,
+            ...(m.headers ? { headers: { ...m.headers } } : {}),
+            ...(m.partition !== undefined ? { partition: m.partition } : {}),
+          })),
+        });
+      }
     }
   }
 
@@ -61,4 +70,22 @@ export class KafkaOutboxPublisher {
     if (this.connected) await this.producer.disconnect();
     this.connected = undefined;
   }
+}
+
+/** Consecutive runs of messages of at most REQUEST_BYTES each (a larger message goes alone). */
+function bySize(list: readonly PublishableMessage[]): PublishableMessage[][] {
+  const out: PublishableMessage[][] = [];
+  let current: PublishableMessage[] = [];
+  let bytes = 0;
+  for (const m of list) {
+    if (current.length > 0 && bytes + m.value.length > REQUEST_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += m.value.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }

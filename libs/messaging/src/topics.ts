@@ -24,7 +24,7 @@ export function planTopic(prefix = 'netledger', retentionMs = 7 * 24 * 3600 * 10
   return {
     name: topicNames(prefix).plan,
     partitions: 1,
-    config: { 'retention.ms': String(retentionMs), 'max.message.bytes': String(2 * 1024 * 1024) },
+    config: { 'retention.ms': String(retentionMs), 'max.message.bytes': String(4 * 1024 * 1024) },
   };
 }
 

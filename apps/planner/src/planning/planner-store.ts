@@ -16,8 +16,8 @@ export interface PlannerRestore {
 
 /**
  * The planner's PostgreSQL side: rebuild after a restart, and commit one batch atomically (the
- * plan change with its fragments, the folded stream versions, the configuration, and the plan
- * messages through the outbox).
+ * plan change with its fragments, the folded stream versions, the cluster-events offsets after
+ * the batch, the configuration, and the plan messages through the outbox).
  */
 @Injectable()
 export class PlannerStore {
@@ -57,6 +57,7 @@ export class PlannerStore {
     planned: PlannedChange | undefined,
     folded: ReadonlyMap<string, number>,
     config: { proxy: ProxyConfig; overlay: OverlayConfig },
+    offsets: readonly { topic: string; partition: number; offset: string }[] = [],
   ): Promise<OfferedOutboxRow[]> {
     // Encoded before the transaction: the plan stream's row stays locked only for the writes.
     const messages = planned
@@ -78,6 +79,14 @@ export class PlannerStore {
           [[...folded.keys()], [...folded.values()]],
         );
       }
+      if (offsets.length > 0) {
+        await client.query(
+          `INSERT INTO planner_offsets (topic, partition, next_offset)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+           ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(planner_offsets.next_offset, EXCLUDED.next_offset)`,
+          [offsets.map((o) => o.topic), offsets.map((o) => o.partition), offsets.map((o) => o.offset)],
+        );
+      }
       await client.query(
         `INSERT INTO planner_config (id, proxy, overlay) VALUES (1, $1, $2)
          ON CONFLICT (id) DO UPDATE SET proxy = EXCLUDED.proxy, overlay = EXCLUDED.overlay
@@ -86,6 +95,15 @@ export class PlannerStore {
       );
       return messages.map((message, i) => ({ id: ids[i]!, message }));
     });
+  }
+
+  /** Where to go on reading `topic`: per partition, the offset after the last message folded. */
+  async offsets(topic: string): Promise<{ partition: number; offset: string }[]> {
+    const { rows } = await this.store.pool.query<{ partition: number; next_offset: string }>(
+      'SELECT partition, next_offset FROM planner_offsets WHERE topic = $1',
+      [topic],
+    );
+    return rows.map((r) => ({ partition: r.partition, offset: r.next_offset }));
   }
 
   /** Stores a checkpoint when the book is `checkpointEvery` revisions past the last one. */

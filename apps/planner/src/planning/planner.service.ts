@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ConsoleLogger,
   Inject,
@@ -117,10 +118,27 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     await this.startConsumer();
   }
 
-  /** A new consumer of cluster-events, from the last committed offsets. */
+  /**
+   * A new consumer of cluster-events, from the offsets stored with the last plan change. Each
+   * start has a group of its own: a planner killed with SIGKILL stays a member of its group until
+   * its session times out (30 s), and its successor would wait that long to be given partitions.
+   * The offsets live in PostgreSQL, in the transaction of the change they led to.
+   */
   private async startConsumer(): Promise<void> {
+    const topic = topicNames(this.settings.topicPrefix).clusterEvents;
+    const groupId = `${this.settings.consumerGroup}-${randomBytes(4).toString('hex')}`;
+    const offsets = await this.store.offsets(topic);
+    if (offsets.length > 0) {
+      const admin = this.kafka.kafka.admin();
+      await admin.connect();
+      try {
+        await admin.setOffsets({ groupId, topic, partitions: offsets });
+      } finally {
+        await admin.disconnect();
+      }
+    }
     const consumer = this.kafka.kafka.consumer({
-      groupId: this.settings.consumerGroup,
+      groupId,
       maxWaitTimeInMs: 50,
       allowAutoTopicCreation: false,
       ...groupTimeouts(this.settings.sessionTimeoutMs),
@@ -136,7 +154,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     );
     await consumer.connect();
     await subscribeWhenKnown(consumer, {
-      topic: topicNames(this.settings.topicPrefix).clusterEvents,
+      topic,
       fromBeginning: true,
     });
     await consumer.run({
@@ -263,37 +281,24 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const planned = this.planner.commit();
     const computed = performance.now();
     this.syncDuration.observe((computed - started) / 1000);
-    if (planned || folded.size > 0) {
-      const written = await this.store.commit(planned, folded, {
-        proxy: this.settings.proxyConfig,
-        overlay: this.settings.overlayConfig,
-      });
+    if (planned || batch.length > 0) {
+      const written = await this.store.commit(
+        planned,
+        folded,
+        { proxy: this.settings.proxyConfig, overlay: this.settings.overlayConfig },
+        nextOffsets(batch),
+      );
       this.relay.offer(written);
     }
     this.commitDuration.observe((performance.now() - computed) / 1000);
     if (planned) this.changeFragments.observe(planned.fragments.length);
     const now = Date.now();
     for (const p of batch) this.programmingLatency.observe((now - p.event.recordedAt.getTime()) / 1000);
-    await this.commitOffsets(batch);
     // Derived data: a failure here costs a longer replay, never a change.
     if (planned)
       await this.store
         .checkpointIfDue(this.planner.recorder.book)
         .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`));
-  }
-
-  /** Commits, per partition, the offset after the last message of the batch. */
-  private async commitOffsets(batch: Pending[]): Promise<void> {
-    if (!this.consumer || batch.length === 0) return;
-    const next = new Map<string, { topic: string; partition: number; offset: string }>();
-    for (const p of batch) {
-      const key = `${p.topic}/${p.partition}`;
-      const offset = String(BigInt(p.offset) + 1n);
-      const current = next.get(key);
-      if (!current || BigInt(current.offset) < BigInt(offset))
-        next.set(key, { topic: p.topic, partition: p.partition, offset });
-    }
-    await this.consumer.commitOffsets([...next.values()]);
   }
 
   /**
@@ -321,4 +326,17 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       },
     );
   }
+}
+
+/** Per partition, the offset after the last message of the batch. */
+function nextOffsets(batch: readonly Pending[]): { topic: string; partition: number; offset: string }[] {
+  const next = new Map<string, { topic: string; partition: number; offset: string }>();
+  for (const p of batch) {
+    const key = `${p.topic}/${p.partition}`;
+    const offset = String(BigInt(p.offset) + 1n);
+    const current = next.get(key);
+    if (!current || BigInt(current.offset) < BigInt(offset))
+      next.set(key, { topic: p.topic, partition: p.partition, offset });
+  }
+  return [...next.values()];
 }
