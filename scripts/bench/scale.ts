@@ -367,10 +367,9 @@ export async function benchScale(): Promise<Record<string, number>> {
       }
       return round(times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!);
     };
-    const head = await ledger.head();
     figures['scale.apiNodeStateMs'] = await timed('/v1/nodes/node-1234/state');
     figures['scale.apiNodeStatePastRevisionMs'] = await timed(
-      `/v1/nodes/node-1234/state?revision=${head - 250}`,
+      `/v1/nodes/node-1234/state?revision=${churnHead}`,
       3,
     );
     figures['scale.apiNodeListMs'] = await timed('/v1/nodes');

@@ -74,6 +74,21 @@ export const OPENAPI = {
         ...secured,
       },
     },
+    '/v1/plan': {
+      get: {
+        summary:
+          'The plan now: its revision, when it was recorded, and how many fragments, tables, nodes and peers it holds',
+        ...secured,
+      },
+    },
+    '/v1/plan/snapshot': {
+      get: {
+        summary:
+          "What a node's executor starts from: the shared tables and peers, the node's manifest and the fragments they name, as one plan message",
+        parameters: [{ name: 'node', in: 'query', required: true, schema: { type: 'string' } }],
+        ...secured,
+      },
+    },
     '/v1/audit': {
       get: {
         summary:

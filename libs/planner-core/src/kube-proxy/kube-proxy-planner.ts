@@ -84,10 +84,21 @@ export class KubeProxyPlanner {
   private readonly fixed = new Map<string, FixedRules>();
   private readonly tables = new Map<string, { table: ServiceTable; dirty: Set<string> }>();
 
-  /** Ports in the order they changed; a node plan remembers how much of it it has seen. */
-  private changeLog: string[] = [];
-  private changeLogBase = 0;
-  private readonly nodePlans = new Map<string, { plan: NodeProxyPlan; seen: number }>();
+  /**
+   * Per planned node, the ports changed since its plan was made that may change its overrides:
+   * ports with its local endpoints (before or after), and ports it holds an override of. A batch
+   * then costs each node what concerns it, not a pass over every changed port.
+   */
+  private readonly dirtyPorts = new Map<string, Set<string>>();
+  /** Nodes holding an override of each port. */
+  private readonly overridden = new Map<string, Set<string>>();
+  /**
+   * Ports with a firewall (loadBalancerSourceRanges) that changed, in order: which nodes they
+   * concern depends on each node's IP, so every node reads them; a plan remembers how far it has.
+   */
+  private firewallLog: string[] = [];
+  private firewallLogBase = 0;
+  private readonly nodePlans = new Map<string, { plan: NodeProxyPlan; firewallSeen: number }>();
 
   private changedPorts = new Set<string>();
   private conntrack: ConntrackDeletion[] = [];
@@ -162,7 +173,7 @@ export class KubeProxyPlanner {
   setProxyConfig(config: ProxyConfig): void {
     this.config = config;
     this.profiles.clear();
-    this.nodePlans.clear();
+    this.forgetPlans();
     this.changedAll = true;
   }
 
@@ -205,18 +216,26 @@ export class KubeProxyPlanner {
     let fixed = this.fixed.get(profile.fixedKey);
     if (!fixed) this.fixed.set(profile.fixedKey, (fixed = fixedRules(profile)));
     const services = this.tableFor(profile);
-    const now = this.changeLogBase + this.changeLog.length;
+    const firewallNow = this.firewallLogBase + this.firewallLog.length;
     const cached = this.nodePlans.get(nodeName);
 
     let overrides: Map<string, ServiceFragment>;
-    if (cached && cached.plan.profile === profile && cached.seen >= this.changeLogBase) {
-      if (cached.seen === now && cached.plan.services === services) return cached.plan;
-      // Only the ports changed since this node was last planned can change its overrides; the
-      // override map is shared with the previous plan unless one of them concerns this node.
+    if (cached && cached.plan.profile === profile && cached.firewallSeen >= this.firewallLogBase) {
+      const dirty = this.dirtyPorts.get(nodeName);
+      if (!dirty && cached.firewallSeen === firewallNow) {
+        if (cached.plan.services !== services) {
+          cached.plan = { ...cached.plan, services };
+        }
+        return cached.plan;
+      }
+      // Only these ports can change its overrides; the override map is shared with the previous
+      // plan unless one of them concerns this node.
+      const ports = new Set(dirty);
+      for (let i = cached.firewallSeen - this.firewallLogBase; i < this.firewallLog.length; i++)
+        ports.add(this.firewallLog[i]!);
       overrides = cached.plan.overrides as Map<string, ServiceFragment>;
       let copied = false;
-      for (let i = cached.seen - this.changeLogBase; i < this.changeLog.length; i++) {
-        const portName = this.changeLog[i]!;
+      for (const portName of ports) {
         const state = this.ports.get(portName);
         const concerns =
           state !== undefined && (state.localNodes.has(nodeName) || this.allowsNode(state, profile));
@@ -239,9 +258,52 @@ export class KubeProxyPlanner {
           this.override(overrides, services, state, profile, nodeName);
       }
     }
+    this.dirtyPorts.delete(nodeName);
+    this.trackOverrides(nodeName, cached?.plan.overrides, overrides);
     const plan = { node: nodeName, profile, fixed, services, overrides };
-    this.nodePlans.set(nodeName, { plan, seen: now });
+    this.nodePlans.set(nodeName, { plan, firewallSeen: firewallNow });
     return plan;
+  }
+
+  /** Keeps the index of which nodes override which port in step with a node's new overrides. */
+  private trackOverrides(
+    node: string,
+    before: ReadonlyMap<string, ServiceFragment> | undefined,
+    after: ReadonlyMap<string, ServiceFragment>,
+  ): void {
+    if (before === after) return;
+    for (const port of before?.keys() ?? []) {
+      if (after.has(port)) continue;
+      const nodes = this.overridden.get(port);
+      nodes?.delete(node);
+      if (nodes?.size === 0) this.overridden.delete(port);
+    }
+    for (const port of after.keys()) {
+      if (before?.has(port)) continue;
+      let nodes = this.overridden.get(port);
+      if (!nodes) this.overridden.set(port, (nodes = new Set()));
+      nodes.add(node);
+    }
+  }
+
+  /** Marks a changed port on the planned nodes it may concern (see dirtyPorts). */
+  private markDirty(portName: string, state: PortState): void {
+    const mark = (node: string) => {
+      if (!this.nodePlans.has(node)) return; // planned afresh anyway
+      let ports = this.dirtyPorts.get(node);
+      if (!ports) this.dirtyPorts.set(node, (ports = new Set()));
+      ports.add(portName);
+    };
+    for (const node of state.localNodes) mark(node);
+    for (const node of this.overridden.get(portName) ?? NO_NODES) mark(node);
+    if (state.firewall) {
+      this.firewallLog.push(portName);
+      if (this.firewallLog.length > 100_000) {
+        // Nodes planned before the trimmed part are planned afresh.
+        this.firewallLogBase += this.firewallLog.length;
+        this.firewallLog = [];
+      }
+    }
   }
 
   /** Records the node's fragment of a port when it differs from the shared table's. */
@@ -328,7 +390,7 @@ export class KubeProxyPlanner {
       set.add(sp.portName);
     }
     if (hasFirewall) this.firewallPorts.add(sp.portName);
-    this.portChanged(sp.portName);
+    this.portChanged(sp.portName, state);
   }
 
   private dropPort(portName: string): void {
@@ -342,17 +404,12 @@ export class KubeProxyPlanner {
       if (set?.size === 0) this.localPortsByNode.delete(node);
     }
     this.firewallPorts.delete(portName);
-    this.portChanged(portName);
+    this.portChanged(portName, state);
   }
 
-  private portChanged(portName: string): void {
+  private portChanged(portName: string, state: PortState): void {
     this.changedPorts.add(portName);
-    this.changeLog.push(portName);
-    if (this.changeLog.length > 100_000) {
-      // Nodes planned before the trimmed part are planned afresh.
-      this.changeLogBase += this.changeLog.length;
-      this.changeLog = [];
-    }
+    this.markDirty(portName, state);
     for (const entry of this.tables.values()) entry.dirty.add(portName);
   }
 
@@ -366,7 +423,7 @@ export class KubeProxyPlanner {
       state.fragments.clear();
     }
     this.tables.clear();
-    this.nodePlans.clear();
+    this.forgetPlans();
     this.changedAll = true;
   }
 
@@ -374,8 +431,22 @@ export class KubeProxyPlanner {
 
   private nodeChanged(name: string): void {
     this.profiles.delete(name);
-    this.nodePlans.delete(name);
+    this.forgetPlan(name);
     this.changedNodes.add(name);
+  }
+
+  /** Drops a node's cached plan (it is planned afresh), and what the indexes hold of it. */
+  private forgetPlan(name: string): void {
+    const cached = this.nodePlans.get(name);
+    if (cached) this.trackOverrides(name, cached.plan.overrides, new Map());
+    this.nodePlans.delete(name);
+    this.dirtyPorts.delete(name);
+  }
+
+  private forgetPlans(): void {
+    this.nodePlans.clear();
+    this.dirtyPorts.clear();
+    this.overridden.clear();
   }
 
   private profileOf(nodeName: string): NodeProfile {
