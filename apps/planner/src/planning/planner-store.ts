@@ -35,18 +35,22 @@ export class PlannerStore {
 
   async load(): Promise<PlannerRestore> {
     const pool = this.store.pool;
-    const streams = await pool.query<{ stream_id: string; version: string }>(
-      'SELECT stream_id, version FROM planner_streams',
-    );
-    const streamVersions = new Map(streams.rows.map((r) => [r.stream_id, Number(r.version)]));
-    // The model snapshot by reference: for every stream folded in, the event at the folded version.
-    const objects = await this.store.readAtVersions(streamVersions);
+    // The model's events and the plan are read side by side.
+    const objects = (async () => {
+      const streams = await pool.query<{ stream_id: string; version: string }>(
+        'SELECT stream_id, version FROM planner_streams',
+      );
+      const streamVersions = new Map(streams.rows.map((r) => [r.stream_id, Number(r.version)]));
+      // The model snapshot by reference: for every stream folded in, the event at the folded version.
+      return { streamVersions, objects: await this.store.readAtVersions(streamVersions) };
+    })();
+    const book = this.ledger.book();
     const config = await pool.query<{ proxy: ProxyConfig; overlay: OverlayConfig }>(
       'SELECT proxy, overlay FROM planner_config WHERE id = 1',
     );
-    const book = await this.ledger.book();
-    this.lastCheckpoint = await this.ledger.checkpointBefore(book.revision);
-    return { objects, streamVersions, book, config: config.rows[0] };
+    const [model, plan] = await Promise.all([objects, book]);
+    this.lastCheckpoint = await this.ledger.checkpointBefore(plan.revision);
+    return { ...model, book: plan, config: config.rows[0] };
   }
 
   /**
