@@ -287,15 +287,22 @@ export class PgEventStore {
   /** Records outbox messages in the caller's transaction; returns their outbox ids, in order. */
   async enqueue(client: PoolClient, messages: readonly OutboxMessage[]): Promise<string[]> {
     if (messages.length === 0) return [];
+    // One JSON document rather than five arrays: pg escapes array elements in JavaScript.
     const { rows } = await client.query<{ id: string }>(
       `INSERT INTO outbox (topic, key, value, headers, partition)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[]) RETURNING id`,
+       SELECT m.topic, m.key, m.value, m.headers, m.partition
+       FROM json_to_recordset($1::json) AS m(topic text, key text, value text, headers jsonb, partition int)
+       RETURNING id`,
       [
-        messages.map((m) => m.topic),
-        messages.map((m) => m.key),
-        messages.map((m) => m.value),
-        messages.map((m) => JSON.stringify(m.headers ?? {})),
-        messages.map((m) => m.partition ?? null),
+        JSON.stringify(
+          messages.map((m) => ({
+            topic: m.topic,
+            key: m.key,
+            value: m.value,
+            headers: m.headers ?? {},
+            partition: m.partition ?? null,
+          })),
+        ),
       ],
     );
     return rows.map((r) => r.id);

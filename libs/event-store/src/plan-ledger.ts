@@ -50,13 +50,15 @@ export class PlanLedger {
     causes: readonly PlanCause[],
     metadata: { causationId?: string; correlationId?: string } = {},
   ): Promise<RecordedEvent> {
+    // One JSON document per slice: array parameters are escaped character by character by pg in
+    // JavaScript, which took ~0.7 s of a second's churn for the fragment bodies alone.
     for (let i = 0; i < fragments.length; i += SLICE) {
       const slice = fragments.slice(i, i + SLICE);
       await client.query(
         `INSERT INTO plan_fragments (digest, kind, body, first_revision)
-         SELECT d, k, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS f(d, k, b)
+         SELECT f.d, f.k, f.b, $2 FROM json_to_recordset($1::json) AS f(d text, k text, b text)
          ON CONFLICT (digest) DO NOTHING`,
-        [slice.map((f) => f.digest), slice.map((f) => f.kind), slice.map((f) => f.json), change.revision],
+        [JSON.stringify(slice.map((f) => ({ d: f.digest, k: f.kind, b: f.json }))), change.revision],
       );
     }
     const data: PlanChanged = { change, causes };

@@ -100,7 +100,7 @@ export class PlanRecorder {
     const tableChanges: PlanChange['tables'][number][] = [];
     for (const [key, table] of tables) {
       if (this.seenTables.get(key) === table && this.book.tableKeys().includes(key)) continue;
-      const change = this.tableChange(key, table, shared);
+      const change = this.tableChange(key, table, shared, changes);
       if (change.set.length > 0 || change.delete.length > 0 || !this.book.tableKeys().includes(key))
         tableChanges.push(change);
     }
@@ -175,17 +175,33 @@ export class PlanRecorder {
     return { node, set: set.sort(byKey), delete: gone.sort() };
   }
 
-  private tableChange(key: string, table: ServiceTable, name: Namer): PlanChange['tables'][number] {
+  /**
+   * What changed in one service table. A table recorded before changes only at the ports the model
+   * says changed (every port when everything may have); a new one is compared whole with the book.
+   */
+  private tableChange(
+    key: string,
+    table: ServiceTable,
+    name: Namer,
+    changes: ModelChanges,
+  ): PlanChange['tables'][number] {
     const before = this.seenTables.get(key);
+    const ports = before && !changes.all ? [...changes.ports].sort() : table.order;
     const set: [string, Digest][] = [];
-    for (const port of table.order) {
+    const gone: string[] = [];
+    for (const port of ports) {
       const fragment = table.fragments.get(port);
-      if (!fragment || fragment === before?.fragments.get(port)) continue;
+      if (!fragment) {
+        if (this.book.tableDigest(key, port) !== undefined) gone.push(port);
+        continue;
+      }
+      if (fragment === before?.fragments.get(port)) continue;
       const digest = name('service', fragment);
       if (this.book.tableDigest(key, port) !== digest) set.push([port, digest]);
     }
-    const gone = this.book.tablePorts(key).filter((port) => !table.fragments.has(port));
-    return { key, set, delete: gone };
+    if (!before || changes.all)
+      for (const port of this.book.tablePorts(key)) if (!table.fragments.has(port)) gone.push(port);
+    return { key, set, delete: [...new Set(gone)].sort() };
   }
 
   private peersChange(table: PeerTable, name: Namer): PlanChange['peers'] {
