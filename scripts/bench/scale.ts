@@ -333,6 +333,9 @@ export async function benchScale(): Promise<Record<string, number>> {
       (arrivals.get(beforeRestart + 1)! - restartAt) / 1000,
       1,
     );
+    // Where a restart's time goes, as the planner logs it.
+    const rebuilt = /model rebuilt[^"]*/.exec(planner!.output())?.[0] ?? '(not logged)';
+    process.stderr.write(`scale: the planner after kill -9: ${rebuilt}\n`);
 
     progress(figures);
     // --- The API at this size: a node's state now and at a past revision, and the node list.

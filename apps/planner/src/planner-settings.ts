@@ -17,6 +17,8 @@ export interface PlannerSettings {
   /** Least time between two batches' starts; events within it go together (kube-proxy's minSyncPeriod, far shorter). */
   readonly batchWindowMs: number;
   readonly maxBatchEvents: number;
+  /** Cluster events waiting to be planned at most; beyond it the consumer pauses (backpressure). */
+  readonly maxPendingEvents: number;
   /** A planner that dies is out of its consumer group after this long (Kafka's session timeout). */
   readonly sessionTimeoutMs: number;
   /** How long the plan topic keeps changes; an executor further behind resyncs from the API. */
@@ -35,6 +37,7 @@ const schema = z.object({
   PLANNER_GROUP: z.string().min(1).max(200).default('netledger-planner'),
   PLANNER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(20),
   PLANNER_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
+  PLANNER_MAX_PENDING_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   PLAN_RETENTION_MS: z.coerce
     .number()
@@ -69,6 +72,7 @@ export function readPlannerSettings(
     consumerGroup: e.PLANNER_GROUP,
     batchWindowMs: e.PLANNER_BATCH_WINDOW_MS,
     maxBatchEvents: e.PLANNER_MAX_BATCH_EVENTS,
+    maxPendingEvents: e.PLANNER_MAX_PENDING_EVENTS,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     planRetentionMs: e.PLAN_RETENTION_MS,
     checkpointEvery: e.PLAN_CHECKPOINT_EVERY,

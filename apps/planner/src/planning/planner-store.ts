@@ -24,6 +24,7 @@ export class PlannerStore {
   private readonly topic: string;
   readonly ledger: PlanLedger;
   private lastCheckpoint = 0;
+  private carriedSinceCheckpoint = 0;
 
   constructor(
     private readonly store: PgEventStore,
@@ -50,6 +51,7 @@ export class PlannerStore {
     );
     const [model, plan] = await Promise.all([objects, book]);
     this.lastCheckpoint = await this.ledger.checkpointBefore(plan.revision);
+    this.carriedSinceCheckpoint = 0;
     return { ...model, book: plan, config: config.rows[0] };
   }
 
@@ -110,11 +112,20 @@ export class PlannerStore {
     return rows.map((r) => ({ partition: r.partition, offset: r.next_offset }));
   }
 
-  /** Stores a checkpoint when the book is `checkpointEvery` revisions past the last one. */
-  async checkpointIfDue(book: PlanBook): Promise<boolean> {
-    if (book.revision - this.lastCheckpoint < this.settings.checkpointEvery) return false;
+  /**
+   * Stores a checkpoint when the book is `checkpointEvery` revisions past the last one, or when the
+   * fragments carried since then outnumber those the book holds: a read from the last checkpoint
+   * then replays at most about one plan's worth of fragments, however busy the cluster was.
+   */
+  async checkpointIfDue(book: PlanBook, carried: number): Promise<boolean> {
+    this.carriedSinceCheckpoint += carried;
+    const due =
+      book.revision - this.lastCheckpoint >= this.settings.checkpointEvery ||
+      this.carriedSinceCheckpoint > Math.max(1000, book.stats().fragments);
+    if (!due) return false;
     await this.ledger.saveCheckpoint(book);
     this.lastCheckpoint = book.revision;
+    this.carriedSinceCheckpoint = 0;
     return true;
   }
 }

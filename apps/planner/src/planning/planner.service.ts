@@ -55,6 +55,9 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private stopping = false;
   private planner!: ChangePlanner;
   private pending: Pending[] = [];
+  private paused = false;
+  /** How often backpressure paused the consumer (tests, and the log). */
+  pauses = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private lastFlushAt = -Infinity;
@@ -232,7 +235,21 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       resolveOffset(message.offset);
     }
     if (this.pending.length > 0) this.schedule();
+    // Backpressure: the events waiting to be planned are bounded; Kafka keeps the rest.
+    if (this.pending.length >= this.settings.maxPendingEvents && !this.paused) {
+      this.paused = true;
+      this.pauses++;
+      this.consumer?.pause([{ topic: batch.topic }]);
+      this.logger.warn(`${this.pending.length} events wait to be planned: pausing cluster-events`);
+    }
     await heartbeat();
+  }
+
+  /** Resumes the consumer once the planner has caught up to half its bound. */
+  private resumeIfDrained(): void {
+    if (!this.paused || this.pending.length > this.settings.maxPendingEvents / 2) return;
+    this.paused = false;
+    this.consumer?.resume([{ topic: topicNames(this.settings.topicPrefix).clusterEvents }]);
   }
 
   /**
@@ -270,6 +287,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const batch = this.pending.splice(0, this.settings.maxBatchEvents);
     this.lastFlushAt = performance.now();
     await this.flush(batch);
+    this.resumeIfDrained();
     if (this.pending.length > 0) this.schedule();
   }
 
@@ -302,7 +320,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     // Derived data: a failure here costs a longer replay, never a change.
     if (planned)
       await this.store
-        .checkpointIfDue(this.planner.recorder.book)
+        .checkpointIfDue(this.planner.recorder.book, planned.fragments.length)
         .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`));
   }
 
@@ -314,6 +332,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const reason = error instanceof Error ? error.message : String(error);
     this.logger.error(`${what}, rebuilding the model: ${reason}`);
     this.pending = [];
+    this.paused = false;
     clearTimeout(this.timer);
     this.timer = undefined;
     await retryUntilDone(

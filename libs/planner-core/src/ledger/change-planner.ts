@@ -44,13 +44,18 @@ export class ChangePlanner {
 
   /**
    * Rebuilds after a restart: folds in the latest event of every stream the last change was made
-   * from. The book (restored by the caller) holds that change; the next commit compares the whole
-   * model with it, so anything the book lacks (a configuration changed meanwhile) is recorded then.
+   * from. The book (restored by the caller) holds that change. With `verify`, the next commit
+   * compares the whole model with the book (and records what differs); otherwise the model is
+   * taken to be what the book holds, which it is by construction (both are stored in one
+   * transaction), and a restart does not pay for a whole comparison.
    */
-  restore(latest: readonly RecordedEvent[], versions: ReadonlyMap<string, number>): void {
+  restore(latest: readonly RecordedEvent[], versions: ReadonlyMap<string, number>, verify = false): void {
     for (const event of latest) this.apply(event);
     for (const [stream, version] of versions) this.streamVersions.set(stream, version);
     this.causes = [];
+    if (verify) return;
+    this.model.takeChanges();
+    this.recorder.assumeRecorded(this.model);
   }
 
   /** Folds one cluster event in; returns false when it was seen before (stream version not newer). */

@@ -147,4 +147,23 @@ describe('ChangePlanner', () => {
     expect(next.change.peers.set.map(([peer]) => peer)).toEqual(['r3']);
     expect(nodeStatesEqual(nodeStateOf(book.planOf('r1')!), EMPTY_NODE_STATE)).toBe(false);
   });
+
+  it('with verify, a restore compares the whole model with the book and records what the book lacks', () => {
+    const history = [
+      applied(node('v1', '192.168.2.2', '10.244.21.0/24')),
+      applied(node('v2', '192.168.2.3', '10.244.22.0/24')),
+    ];
+    const first = new ChangePlanner(new NetworkPlanner(config));
+    first.apply(history[0]!);
+    first.commit();
+    // A book that lacks v2 (as if its change had been lost), under a model that has it.
+    const book = new PlanBook({ revision: first.revision - 1 });
+    book.apply(first.recorder.book.snapshot(), (d) => first.recorder.book.fragment(d));
+    const versions = new Map(history.map((e) => [e.streamId, e.streamVersion]));
+    const verified = new ChangePlanner(new NetworkPlanner(config), book);
+    verified.restore(history, versions, true);
+    const healed = verified.commit()!;
+    expect(healed.change.manifests.set.map((m) => m.node)).toContain('v2');
+    expect(book.nodeNames()).toEqual(['v1', 'v2']);
+  });
 });

@@ -137,6 +137,26 @@ export class PlanRecorder {
     return { change, fragments: [...carried.values()] };
   }
 
+  /**
+   * Takes the model as it is to be what the book holds, without comparing them: after a restart,
+   * the model folded to the stream versions stored with the book's last change is the model that
+   * change was recorded from. Changes made to the model after this call are recorded as usual;
+   * one that changes everything (a new configuration) is compared whole.
+   */
+  assumeRecorded(model: NetworkPlanner): void {
+    this.seenNodes.clear();
+    this.seenTables.clear();
+    for (const node of model.nodeNames()) {
+      const k = model.kubeProxy.planNode(node);
+      const services = k.profile!.serviceKey;
+      this.seenNodes.set(node, { fixed: k.fixed, services, overrides: k.overrides });
+      this.seenTables.set(services, k.services);
+    }
+    const overlay = model.overlay.planNode('');
+    this.seenPeers = overlay.peers;
+    this.seenOverlay = overlay.config;
+  }
+
   /** The overlay configuration last recorded. */
   get overlayConfig(): OverlayConfig | undefined {
     return this.seenOverlay;

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, PgEventStore, PlanLedger } from '@netledger/event-store';
+import { encodeEventMessage, ensureTopics, topicNames } from '@netledger/messaging';
+import {
+  DEFAULT_OVERLAY_CONFIG,
+  DEFAULT_PROXY_CONFIG,
+  kubeStreamId,
+  type EndpointSlice,
+  type KubeObject,
+  type RecordedEvent,
+} from '@netledger/model';
+import { NetworkPlanner, nodeStateOf, nodeStatesEqual, type PlanBook } from '@netledger/planner-core';
+import { runService, type RunningService } from '@netledger/service';
+import type { Producer } from 'kafkajs';
+import { PlannerModule } from '../../apps/planner/src/planner.module';
+import { PlannerService } from '../../apps/planner/src/planning/planner.service';
+import { eventually } from '../support/kafka-reader';
+import { nodeStateIn, testPipeline } from '../support/pipeline';
+import { prng, syntheticCluster } from '../support/synthetic-cluster';
+
+const proxy = { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] };
+
+/** The from-scratch plan of a set of objects. */
+function scratch(objects: Iterable<KubeObject>): NetworkPlanner {
+  const planner = new NetworkPlanner(proxy, DEFAULT_OVERLAY_CONFIG);
+  for (const o of objects) planner.upsert(o);
+  return planner;
+}
+
+const keyOf = (o: KubeObject) => kubeStreamId(o.kind, o.kind === 'Node' ? undefined : o.namespace, o.name);
+
+/**
+ * The plan ledger at a few hundred nodes, through the real planner, PostgreSQL and Kafka: after
+ * a cluster is taken on and churned in bursts, every node resolved from the ledger (sampled) is
+ * its from-scratch plan, now and at past revisions, with the cluster as it was then.
+ */
+describe('the plan ledger, resolved, equals from-scratch plans now and then', () => {
+  let pipeline: Awaited<ReturnType<typeof testPipeline>>;
+  let planner: RunningService;
+  let store: PgEventStore;
+  let producer: Producer;
+  const versions = new Map<string, number>();
+
+  const record = async (objects: readonly KubeObject[]): Promise<RecordedEvent[]> => {
+    const events = await store.transaction((c) =>
+      store.appendToStreams(
+        c,
+        objects.map((o) => {
+          const streamId = keyOf(o);
+          const expected = versions.get(streamId) ?? 0;
+          versions.set(streamId, expected + 1);
+          return {
+            streamId,
+            expected,
+            events: [
+              {
+                eventId: randomUUID(),
+                type: 'KubeObjectApplied',
+                schemaVersion: 2,
+                data: { object: o },
+                metadata: {},
+              },
+            ],
+          };
+        }),
+      ),
+    );
+    await producer.send({
+      topic: pipeline.topics.clusterEvents,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.streamId, value: encodeEventMessage(e) })),
+    });
+    return events;
+  };
+
+  beforeAll(async () => {
+    pipeline = await testPipeline();
+    store = new PgEventStore(createPool(pipeline.db.url));
+    const admin = pipeline.kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [
+      { name: topicNames(pipeline.env.NETLEDGER_TOPIC_PREFIX).clusterEvents, partitions: 4, config: {} },
+    ]);
+    await admin.disconnect();
+    producer = pipeline.kafka.producer();
+    await producer.connect();
+    // Small batches, a small bound on waiting events (the cluster arrives at once, so the planner
+    // pauses its consumer and resumes it), and a checkpoint every five revisions.
+    const env = {
+      ...pipeline.env,
+      CLUSTER_CIDR: '10.64.0.0/10',
+      PLAN_CHECKPOINT_EVERY: '5',
+      PLANNER_MAX_BATCH_EVENTS: '200',
+      PLANNER_MAX_PENDING_EVENTS: '400',
+    };
+    planner = await runService('planner', 0, () => PlannerModule.forRoot(env), env);
+  });
+  afterAll(async () => {
+    await planner?.stop();
+    await producer?.disconnect();
+    await store?.pool.end();
+    await pipeline?.close();
+  });
+
+  it('after a cluster is taken on and churned, now and at every tenth revision', async () => {
+    const cluster = syntheticCluster({ nodes: 300, services: 600, endpointsPerService: 5, seed: 11 });
+    const current = new Map<string, KubeObject>();
+    const history: RecordedEvent[] = [];
+    for (const batch of [cluster.nodes, cluster.services, cluster.slices]) {
+      for (const o of batch) current.set(keyOf(o), o);
+      history.push(...(await record(batch)));
+    }
+    const random = prng(5);
+    const slices = cluster.slices;
+    for (let burst = 0; burst < 12; burst++) {
+      const changed: EndpointSlice[] = [];
+      // Forty different slices a burst (one append per stream and transaction).
+      const picked = new Set<number>();
+      while (picked.size < 40) picked.add(Math.floor(random() * slices.length));
+      for (const [i, index] of [...picked].entries()) {
+        const s = slices[index]!;
+        const latest = current.get(keyOf(s)) as EndpointSlice;
+        const endpoints =
+          random() < 0.5 && latest.endpoints.length > 1
+            ? latest.endpoints.slice(1)
+            : [...latest.endpoints, { ...latest.endpoints[0]!, addresses: [`10.127.${burst}.${i + 1}`] }];
+        const next = { ...latest, endpoints };
+        current.set(keyOf(next), next);
+        changed.push(next);
+      }
+      history.push(...(await record(changed)));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const ledger = new PlanLedger(store);
+    // Settled when the planner has folded every stream to the version written last.
+    await eventually(
+      async () => {
+        const { rows } = await store.pool.query<{ stream_id: string; version: string }>(
+          'SELECT stream_id, version FROM planner_streams',
+        );
+        const folded = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
+        return [...versions].every(([stream, version]) => folded.get(stream) === version);
+      },
+      'the planner to fold every change',
+      60_000,
+    );
+
+    const sample = cluster.nodes.filter((_, i) => i % 23 === 0).map((n) => n.name);
+    const expectEqual = (book: PlanBook, planned: NetworkPlanner) => {
+      for (const node of sample)
+        expect(nodeStatesEqual(nodeStateIn(book, node), nodeStateOf(planned.planNode(node))), node).toBe(
+          true,
+        );
+    };
+    const now = await ledger.book();
+    expect(now.nodeNames()).toHaveLength(300);
+    expect(planner.app.get(PlannerService).pauses).toBeGreaterThan(0);
+    expectEqual(now, scratch(current.values()));
+
+    // Every change records the events it folded: the cluster as of revision r is, per object, the
+    // newest version among the events folded by then (Kafka's partitions may deliver them out of
+    // position order, so the set is taken from the causes, not from a position).
+    const changes = await ledger.changes(1);
+    expect(changes.map((c) => c.change.revision)).toEqual(changes.map((_, i) => i + 1));
+    expect(await ledger.checkpointBefore(now.revision)).toBeGreaterThan(0);
+    const foldedIds = new Set<string>();
+    let checked = 0;
+    for (const c of changes) {
+      for (const cause of c.causes) foldedIds.add(cause.eventId);
+      if (c.change.revision % 10 !== 0 && c.change.revision !== now.revision) continue;
+      const asOf = new Map<string, RecordedEvent>();
+      for (const e of history) {
+        if (!foldedIds.has(e.eventId)) continue;
+        const held = asOf.get(e.streamId);
+        if (!held || held.streamVersion < e.streamVersion) asOf.set(e.streamId, e);
+      }
+      const objects = [...asOf.values()].map((e) => (e.data as { object: KubeObject }).object);
+      expectEqual(await ledger.book({ revision: c.change.revision }), scratch(objects));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(1);
+  });
+});
