@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, PgEventStore, PlanLedger } from '@netledger/event-store';
-import { encodeEventMessage, ensureTopics, topicNames } from '@netledger/messaging';
+import { createPool, OutboxRelay, PgEventStore, PlanLedger } from '@netledger/event-store';
+import { encodeEventMessage, ensureTopics, KafkaOutboxPublisher, topicNames } from '@netledger/messaging';
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
@@ -10,13 +10,20 @@ import {
   type KubeObject,
   type RecordedEvent,
 } from '@netledger/model';
-import { NetworkPlanner, nodeStateOf, nodeStatesEqual, type PlanBook } from '@netledger/planner-core';
+import {
+  ChangePlanner,
+  NetworkPlanner,
+  nodeStateOf,
+  nodeStatesEqual,
+  type PlanBook,
+} from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import type { Producer } from 'kafkajs';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
-import { eventually } from '../support/kafka-reader';
-import { nodeStateIn, testPipeline } from '../support/pipeline';
+import { planMessagesFromLedger } from '../../apps/planner/src/planning/plan-messages-from-ledger';
+import { eventually, TopicReader } from '../support/kafka-reader';
+import { nodeStateIn, planFromTopic, testPipeline } from '../support/pipeline';
 import { prng, syntheticCluster } from '../support/synthetic-cluster';
 
 const proxy = { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] };
@@ -180,5 +187,47 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
       checked++;
     }
     expect(checked).toBeGreaterThan(1);
+  });
+
+  it('a plan change read back from the outbox (after a crash) is published as the planner would have', async () => {
+    const planTopicName = topicNames(pipeline.env.NETLEDGER_TOPIC_PREFIX).plan;
+    const planned = new ChangePlanner(
+      new NetworkPlanner(proxy, DEFAULT_OVERLAY_CONFIG),
+      await new PlanLedger(store).book(),
+    );
+    for (const o of syntheticCluster({ nodes: 20, services: 30, endpointsPerService: 2, seed: 3 }).services)
+      planned.model.upsert(o);
+    planned.model.upsert({
+      ...syntheticCluster({ nodes: 1, services: 0, endpointsPerService: 0, seed: 1 }).nodes[0]!,
+      name: 'late-node',
+    });
+    const change = planned.commit()!;
+    const ledger = new PlanLedger(store);
+    // Committed, but the process died before its relay published it.
+    await store.transaction(async (c) => {
+      const event = await ledger.append(c, change.change, change.fragments, change.causes);
+      await store.enqueueEvents(c, [{ topic: planTopicName, key: 'plan', eventPosition: event.position }]);
+    });
+    const reader = new TopicReader(pipeline.kafka, planTopicName);
+    await reader.start();
+    const publisher = new KafkaOutboxPublisher(pipeline.kafka);
+    const relay = new OutboxRelay(store.pool, publisher, {
+      topics: [planTopicName],
+      expand: planMessagesFromLedger(planTopicName)(store.pool),
+    });
+    try {
+      expect(await relay.relayOnce()).toBeGreaterThan(0);
+      await eventually(
+        () => planFromTopic(reader).revision >= change.change.revision,
+        'the change on the topic',
+      );
+      const fromTopic = planFromTopic(reader);
+      expect(
+        nodeStatesEqual(nodeStateIn(fromTopic, 'late-node'), nodeStateIn(await ledger.book(), 'late-node')),
+      ).toBe(true);
+    } finally {
+      await publisher.close();
+      await reader.stop();
+    }
   });
 });

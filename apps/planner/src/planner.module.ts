@@ -3,6 +3,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { topicNames } from '@netledger/messaging';
 import { EventStoreModule, KafkaModule, OutboxRelayModule, PostgresModule } from '@netledger/service';
 import { PlannerService } from './planning/planner.service';
+import { planMessagesFromLedger } from './planning/plan-messages-from-ledger';
 import { PlannerStore } from './planning/planner-store';
 import { PLANNER_MIGRATIONS } from './planner.migrations';
 import { PLANNER_SETTINGS, readPlannerSettings } from './planner-settings';
@@ -23,6 +24,7 @@ export class PlannerModule {
         OutboxRelayModule.forTopics({
           topics: [topics.plan],
           offers: true,
+          expand: planMessagesFromLedger(topics.plan),
         }),
       ],
       providers: [{ provide: PLANNER_SETTINGS, useValue: settings }, PlannerStore, PlannerService],

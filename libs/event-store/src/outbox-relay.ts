@@ -24,6 +24,11 @@ export interface OutboxRelayOptions {
    */
   readonly offers?: boolean;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Turns messages read from the table into what is published (offered rows are published as
+   * offered): a row may reference an event from which its process builds several messages.
+   */
+  readonly expand?: (messages: OutboxMessage[]) => Promise<OutboxMessage[]>;
   /** Called after each published batch (metrics). */
   readonly onPublished?: (count: number, oldestCreatedAt: Date | undefined) => void;
 }
@@ -209,7 +214,7 @@ export class OutboxRelay {
       );
       for (const e of events.rows) messages.push({ ...base, key: streamName(e.stream_id), value: e.value });
     }
-    await this.publisher.publish(messages);
+    await this.publisher.publish(this.options.expand ? await this.options.expand(messages) : messages);
     // NOTE: marked only after the broker acknowledged; a crash in between re-sends the batch.
     await this.markSent(taken.map((r) => r.id));
     this.sent(BigInt(taken.at(-1)!.id));

@@ -8,7 +8,8 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { OutboxRelay, type OfferedOutboxRow } from '@netledger/event-store';
+import { OutboxRelay, type OfferedOutboxRow, type OutboxMessage } from '@netledger/event-store';
+import type { Pool } from 'pg';
 import { KafkaOutboxPublisher } from '@netledger/messaging';
 import { KafkaConnection, KafkaModule, Postgres, PostgresModule } from './dependencies';
 import { Metrics } from './metrics';
@@ -18,6 +19,8 @@ export interface OutboxRelaySettings {
   readonly topics: readonly string[];
   /** The process offers each batch it commits (`OutboxRelayService.offer`); see OutboxRelay. */
   readonly offers?: boolean;
+  /** Builds the messages of rows read back from the table (see OutboxRelayOptions.expand). */
+  readonly expand?: (pool: Pool) => (messages: OutboxMessage[]) => Promise<OutboxMessage[]>;
 }
 
 const OUTBOX_RELAY_SETTINGS = Symbol('OUTBOX_RELAY_SETTINGS');
@@ -61,6 +64,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
       topics: settings.topics,
       offers: settings.offers ?? false,
       lockKey: lockKeyFor(settings.topics),
+      ...(settings.expand ? { expand: settings.expand(postgres.pool) } : {}),
       onError: (error) =>
         this.logger.warn(`relay: ${error instanceof Error ? error.message : String(error)}`),
       onPublished: (count, oldest) => {

@@ -70,13 +70,17 @@ export class PlannerStore {
       ? encodePlanChange(planned.change, planned.fragments).map((m) => ({ topic: this.topic, ...m }))
       : [];
     return this.store.transaction(async (client) => {
-      let ids: string[] = [];
+      let id: string | undefined;
       if (planned) {
         const last = planned.causes.at(-1);
-        await this.ledger.append(client, planned.change, planned.fragments, planned.causes, {
+        const event = await this.ledger.append(client, planned.change, planned.fragments, planned.causes, {
           ...(last ? { causationId: last.eventId } : {}),
         });
-        ids = await this.store.enqueue(client, messages);
+        // One row references the change; its messages are offered from memory, or built from the
+        // ledger if the relay reads the row back (plan-messages-from-ledger).
+        [id] = await this.store.enqueueEvents(client, [
+          { topic: this.topic, key: 'plan', eventPosition: event.position },
+        ]);
       }
       if (folded.size > 0) {
         await client.query(
@@ -99,7 +103,7 @@ export class PlannerStore {
          WHERE planner_config.proxy IS DISTINCT FROM EXCLUDED.proxy OR planner_config.overlay IS DISTINCT FROM EXCLUDED.overlay`,
         [JSON.stringify(config.proxy), JSON.stringify(config.overlay)],
       );
-      return messages.map((message, i) => ({ id: ids[i]!, message }));
+      return messages.map((message) => ({ id: id!, message }));
     });
   }
 
