@@ -146,9 +146,12 @@ export class PlanLedger {
 
   /** Stores a checkpoint of the book (its snapshot), so later reads start from it. */
   async saveCheckpoint(book: PlanBook): Promise<void> {
+    // NOTE: the snapshot is taken before the first await: the book moves on meanwhile.
+    const revision = book.revision;
+    const snapshot = JSON.stringify(book.snapshot());
     await this.pool.query(
       'INSERT INTO plan_checkpoints (revision, snapshot) VALUES ($1, $2) ON CONFLICT (revision) DO NOTHING',
-      [book.revision, JSON.stringify(book.snapshot())],
+      [revision, snapshot],
     );
   }
 

@@ -127,9 +127,10 @@ export class PlannerStore {
       book.revision - this.lastCheckpoint >= this.settings.checkpointEvery ||
       this.carriedSinceCheckpoint > Math.max(1000, book.stats().fragments);
     if (!due) return false;
-    await this.ledger.saveCheckpoint(book);
-    this.lastCheckpoint = book.revision;
+    const revision = book.revision;
+    this.lastCheckpoint = revision;
     this.carriedSinceCheckpoint = 0;
+    await this.ledger.saveCheckpoint(book);
     return true;
   }
 }

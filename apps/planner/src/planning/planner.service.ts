@@ -56,6 +56,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private planner!: ChangePlanner;
   private pending: Pending[] = [];
   private paused = false;
+  private checkpointing: Promise<unknown> | undefined;
   /** How often backpressure paused the consumer (tests, and the log). */
   pauses = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -173,6 +174,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     this.unwatch?.();
     await this.consumer?.disconnect();
     await this.flushing.catch(() => undefined);
+    await this.checkpointing;
   }
 
   /** The plan revision recorded last (for tests and the health of the process). */
@@ -317,11 +319,14 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     if (planned) this.changeFragments.observe(planned.fragments.length);
     const now = Date.now();
     for (const p of batch) this.programmingLatency.observe((now - p.event.recordedAt.getTime()) / 1000);
-    // Derived data: a failure here costs a longer replay, never a change.
-    if (planned)
-      await this.store
-        .checkpointIfDue(this.planner.recorder.book, planned.fragments.length)
-        .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`));
+    // Derived data, written beside the batches rather than between them: a failure here costs a
+    // longer replay, never a change. The book's snapshot is taken now, synchronously.
+    if (planned && !this.checkpointing) {
+      const writing = this.store.checkpointIfDue(this.planner.recorder.book, planned.fragments.length);
+      this.checkpointing = writing
+        .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`))
+        .finally(() => (this.checkpointing = undefined));
+    }
   }
 
   /**
