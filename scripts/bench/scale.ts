@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,26 +10,15 @@ import {
   PgEventStore,
   PlanLedger,
 } from '@netledger/event-store';
-import {
-  createKafka,
-  encodeEventMessage,
-  ensureTopics,
-  parseBrokers,
-  topicNames,
-} from '@netledger/messaging';
-import {
-  kubeStreamId,
-  type EndpointSlice,
-  type KubeObject,
-  type PlanChanged,
-  type RecordedEvent,
-} from '@netledger/model';
+import { createKafka, ensureTopics, parseBrokers, topicNames } from '@netledger/messaging';
+import { type EndpointSlice, type KubeObject, type PlanChanged, type RecordedEvent } from '@netledger/model';
 import { nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
 import { Partitioners } from 'kafkajs';
 import type { Pool } from 'pg';
 import { API_MIGRATIONS } from '../../apps/api/src/api.migrations';
 import { ApiPlanSource } from '../../apps/executor/src/execution/api-plan-source';
 import { PLANNER_MIGRATIONS } from '../../apps/planner/src/planner.migrations';
+import { Ingested } from '../../test/support/ingested';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
 
@@ -160,42 +149,12 @@ export async function benchScale(): Promise<Record<string, number>> {
     // The cluster as the ingester's first list records it, then published as it relays it.
     const cluster = syntheticCluster({ nodes: 5000, services: 10_000, endpointsPerService: 10, seed: 42 });
     const objects: KubeObject[] = [...cluster.nodes, ...cluster.services, ...cluster.slices];
-    const versions = new Map<string, number>();
-    const streamOf = (o: KubeObject) =>
-      kubeStreamId(o.kind, o.kind === 'Node' ? undefined : o.namespace, o.name);
-    const record = async (batch: readonly KubeObject[]): Promise<RecordedEvent[]> =>
-      store.transaction((c) =>
-        store.appendToStreams(
-          c,
-          batch.map((o) => {
-            const streamId = streamOf(o);
-            const expected = versions.get(streamId) ?? 0;
-            versions.set(streamId, expected + 1);
-            return {
-              streamId,
-              expected,
-              events: [
-                {
-                  eventId: randomUUID(),
-                  type: 'KubeObjectApplied',
-                  schemaVersion: 2,
-                  data: { object: o },
-                  metadata: {},
-                },
-              ],
-            };
-          }),
-        ),
-      );
+    const ingested = new Ingested(store, producer, topics.clusterEvents);
+    const record = (batch: readonly KubeObject[]) => ingested.record(batch);
     const recorded: RecordedEvent[] = [];
     for (let i = 0; i < objects.length; i += 5000)
       recorded.push(...(await record(objects.slice(i, i + 5000))));
-    const publish = (events: readonly RecordedEvent[]) =>
-      producer.send({
-        topic: topics.clusterEvents,
-        acks: -1,
-        messages: events.map((e) => ({ key: e.streamId, value: encodeEventMessage(e) })),
-      });
+    const publish = (events: readonly RecordedEvent[]) => ingested.publish(events);
 
     // --- Cold start: every object, no node at any revision yet.
     const coldStart = performance.now();

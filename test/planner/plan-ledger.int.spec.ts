@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, OutboxRelay, PgEventStore, PlanLedger } from '@netledger/event-store';
-import { encodeEventMessage, ensureTopics, KafkaOutboxPublisher, topicNames } from '@netledger/messaging';
+import { ensureTopics, KafkaOutboxPublisher, topicNames } from '@netledger/messaging';
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
-  kubeStreamId,
   type EndpointSlice,
   type KubeObject,
   type RecordedEvent,
@@ -24,6 +22,7 @@ import { PlannerService } from '../../apps/planner/src/planning/planner.service'
 import { planMessagesFromLedger } from '../../apps/planner/src/planning/plan-messages-from-ledger';
 import { eventually, TopicReader } from '../support/kafka-reader';
 import { nodeStateIn, planFromTopic, testPipeline } from '../support/pipeline';
+import { Ingested, streamOf } from '../support/ingested';
 import { prng, syntheticCluster } from '../support/synthetic-cluster';
 
 const proxy = { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] };
@@ -35,8 +34,6 @@ function scratch(objects: Iterable<KubeObject>): NetworkPlanner {
   return planner;
 }
 
-const keyOf = (o: KubeObject) => kubeStreamId(o.kind, o.kind === 'Node' ? undefined : o.namespace, o.name);
-
 /**
  * The plan ledger at a few hundred nodes, through the real planner, PostgreSQL and Kafka: after
  * a cluster is taken on and churned in bursts, every node resolved from the ledger (sampled) is
@@ -47,37 +44,10 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
   let planner: RunningService;
   let store: PgEventStore;
   let producer: Producer;
-  const versions = new Map<string, number>();
-
+  let ingested: Ingested;
   const record = async (objects: readonly KubeObject[]): Promise<RecordedEvent[]> => {
-    const events = await store.transaction((c) =>
-      store.appendToStreams(
-        c,
-        objects.map((o) => {
-          const streamId = keyOf(o);
-          const expected = versions.get(streamId) ?? 0;
-          versions.set(streamId, expected + 1);
-          return {
-            streamId,
-            expected,
-            events: [
-              {
-                eventId: randomUUID(),
-                type: 'KubeObjectApplied',
-                schemaVersion: 2,
-                data: { object: o },
-                metadata: {},
-              },
-            ],
-          };
-        }),
-      ),
-    );
-    await producer.send({
-      topic: pipeline.topics.clusterEvents,
-      acks: -1,
-      messages: events.map((e) => ({ key: e.streamId, value: encodeEventMessage(e) })),
-    });
+    const events = await ingested.record(objects);
+    await ingested.publish(events);
     return events;
   };
 
@@ -92,6 +62,7 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
     await admin.disconnect();
     producer = pipeline.kafka.producer();
     await producer.connect();
+    ingested = new Ingested(store, producer, pipeline.topics.clusterEvents);
     // Small batches, a small bound on waiting events (the cluster arrives at once, so the planner
     // pauses its consumer and resumes it), and a checkpoint every five revisions.
     const env = {
@@ -115,7 +86,7 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
     const current = new Map<string, KubeObject>();
     const history: RecordedEvent[] = [];
     for (const batch of [cluster.nodes, cluster.services, cluster.slices]) {
-      for (const o of batch) current.set(keyOf(o), o);
+      for (const o of batch) current.set(streamOf(o), o);
       history.push(...(await record(batch)));
     }
     const random = prng(5);
@@ -127,13 +98,13 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
       while (picked.size < 40) picked.add(Math.floor(random() * slices.length));
       for (const [i, index] of [...picked].entries()) {
         const s = slices[index]!;
-        const latest = current.get(keyOf(s)) as EndpointSlice;
+        const latest = current.get(streamOf(s)) as EndpointSlice;
         const endpoints =
           random() < 0.5 && latest.endpoints.length > 1
             ? latest.endpoints.slice(1)
             : [...latest.endpoints, { ...latest.endpoints[0]!, addresses: [`10.127.${burst}.${i + 1}`] }];
         const next = { ...latest, endpoints };
-        current.set(keyOf(next), next);
+        current.set(streamOf(next), next);
         changed.push(next);
       }
       history.push(...(await record(changed)));
@@ -147,7 +118,7 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
           'SELECT stream_id, version FROM planner_streams',
         );
         const folded = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
-        return [...versions].every(([stream, version]) => folded.get(stream) === version);
+        return [...ingested.streamVersions()].every(([stream, version]) => folded.get(stream) === version);
       },
       'the planner to fold every change',
       60_000,
