@@ -12,7 +12,7 @@ import {
 } from '@netledger/event-store';
 import { createKafka, ensureTopics, parseBrokers, topicNames } from '@netledger/messaging';
 import { type EndpointSlice, type KubeObject, type PlanChanged, type RecordedEvent } from '@netledger/model';
-import { nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
+import { nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { Partitioners } from 'kafkajs';
 import type { Pool } from 'pg';
 import { API_MIGRATIONS } from '../../apps/api/src/api.migrations';
@@ -345,10 +345,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     const t0 = performance.now();
     const snapshot = (await new ApiPlanSource('http://127.0.0.1:18280', TOKEN, 'node-4321').latest())!;
     const book = new PlanBook({ revision: snapshot.change.revision - 1, only: 'node-4321' });
-    book.apply(
-      snapshot.change,
-      (d) => snapshot.fragments.get(d) as { kind: 'service'; value: FragmentValue },
-    );
+    book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
     const desired = nodeStateOf(book.planOf('node-4321')!);
     figures['scale.executorColdSyncSeconds'] = round((performance.now() - t0) / 1000, 2);
     figures['scale.executorColdSyncRules'] = [...desired.chains.values()].reduce(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNodeState, encodeNodeState, PLAN_CHANGED, type RecordedEvent } from '@netledger/model';
-import { nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
+import { nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
@@ -176,10 +176,7 @@ describe('api: the network state, now and then, and why', () => {
     expect(snapshot.change.revision).toBe(served.revision);
     expect(snapshot.change.manifests.set.map((m) => m.node)).toEqual(['node-a']);
     const book = new PlanBook({ revision: snapshot.change.revision - 1, only: 'node-a' });
-    book.apply(
-      snapshot.change,
-      (d) => snapshot.fragments.get(d) as { kind: 'service'; value: FragmentValue },
-    );
+    book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
     expect(encodeNodeState(nodeStateOf(book.planOf('node-a')!))).toEqual(served.state);
     // A node the plan does not know gets the shared part only.
     const unknown = (await new ApiPlanSource(base, READER_TOKEN, 'node-z').latest())!;

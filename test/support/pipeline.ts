@@ -7,12 +7,10 @@ import { PlanAssembler, topicNames } from '@netledger/messaging';
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
-  EMPTY_NODE_STATE,
   validateObject,
-  type FragmentKind,
   type NodeState,
 } from '@netledger/model';
-import { NetworkPlanner, nodeStateOf, PlanBook, type FragmentValue } from '@netledger/planner-core';
+import { NetworkPlanner, nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { FakeApiServer } from './fake-apiserver';
 import { createTestDatabase, testKafka, uniqueSuffix } from './services';
 import { type TopicReader } from './kafka-reader';
@@ -69,24 +67,18 @@ export function planFromTopic(reader: TopicReader): PlanBook {
   for (const m of reader.messages) {
     const received = assembler.add(m.value);
     if (!received || received.change.revision <= book.revision) continue;
-    book.apply(
-      received.change,
-      (d) => received.fragments.get(d) as { kind: FragmentKind; value: FragmentValue },
-    );
+    book.apply(received.change, (d) => received.fragments.get(d));
   }
   return book;
 }
 
 /** Every node's state in a plan (a node without a manifest has none). */
 export function nodeStates(book: PlanBook): Map<string, NodeState> {
-  return new Map(book.nodeNames().map((n) => [n, nodeStateOf(book.planOf(n)!)]));
+  return new Map(book.nodeNames().map((n) => [n, book.stateOf(n)]));
 }
 
 /** One node's state in a plan, empty when it has no manifest. */
-export function nodeStateIn(book: PlanBook, node: string): NodeState {
-  const plan = book.planOf(node);
-  return plan ? nodeStateOf(plan) : EMPTY_NODE_STATE;
-}
+export const nodeStateIn = (book: PlanBook, node: string): NodeState => book.stateOf(node);
 
 /** The from-scratch plan of every node of the apiserver's current objects. */
 export function planFromScratch(

@@ -10,7 +10,12 @@ import {
   type PlanChanged,
   type RecordedEvent,
 } from '@netledger/model';
-import { PlanBook, type EncodedFragment, type FragmentValue } from '@netledger/planner-core';
+import {
+  PlanBook,
+  type EncodedFragment,
+  type FragmentSource,
+  type FragmentValue,
+} from '@netledger/planner-core';
 import type { Pool, PoolClient } from 'pg';
 import { newEventId } from './event-id';
 import type { PgEventStore } from './event-store';
@@ -188,12 +193,18 @@ export class PlanLedger {
     return book;
   }
 
-  /** Applies a change to a book, its fragments read from the ledger. */
-  async applyTo(book: PlanBook, change: PlanChange): Promise<void> {
+  /** Where `book` gets the fragments of `change` it does not hold yet: read from the ledger. */
+  async sourceFor(book: PlanBook, change: PlanChange): Promise<FragmentSource> {
     const missing = change.fragments.filter((d) => !book.holds(d));
     const bodies = missing.length > 0 ? await this.fragments(missing) : new Map();
+    return (d) => bodies.get(d);
+  }
+
+  /** Applies a change to a book, its fragments read from the ledger. */
+  async applyTo(book: PlanBook, change: PlanChange): Promise<void> {
+    const source = await this.sourceFor(book, change);
     try {
-      book.apply(change, (d) => bodies.get(d));
+      book.apply(change, source);
     } catch (error) {
       throw new NetledgerError(
         'PLAN.LEDGER_INCONSISTENT',

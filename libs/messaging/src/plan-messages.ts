@@ -5,6 +5,7 @@ import {
   parseNodeManifest,
   parsePlanChange,
   type Digest,
+  type FragmentBody,
   type FragmentKind,
   type NodeManifest,
   type PlanChange,
@@ -35,7 +36,7 @@ export interface FragmentJson {
 export interface ReceivedFragment {
   readonly digest: Digest;
   readonly kind: FragmentKind;
-  readonly value: unknown;
+  readonly value: FragmentBody;
 }
 
 export interface PlanMessage {

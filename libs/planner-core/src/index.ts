@@ -33,4 +33,5 @@ export * from './render/conntrack';
 export * from './ledger/fragments';
 export * from './ledger/plan-book';
 export * from './ledger/plan-recorder';
+export * from './ledger/node-change';
 export * from './ledger/change-planner';

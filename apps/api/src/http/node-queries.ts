@@ -1,14 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PgEventStore } from '@netledger/event-store';
 import { EMPTY_NODE_STATE, NetledgerError, chainKey, type NodeState, type PlanCause } from '@netledger/model';
-import {
-  applyNodeDiff,
-  diffNodePlans,
-  diffNodeStates,
-  nodeStateOf,
-  PlanBook,
-  type NodePlan,
-} from '@netledger/planner-core';
+import { applyForNode, applyNodeDiff, PlanBook } from '@netledger/planner-core';
 import { PlanViewService } from '../projections/plan-view.service';
 
 export interface NodeSummary {
@@ -28,8 +21,6 @@ export type EntrySelector =
   | { readonly route: string }
   | { readonly neighbour: string }
   | { readonly fdb: string };
-
-const stateOf = (plan: NodePlan | undefined): NodeState => (plan ? nodeStateOf(plan) : EMPTY_NODE_STATE);
 
 /**
  * The read side's questions. Every node's desired state is resolved from the plan: now from the
@@ -84,7 +75,7 @@ export class NodeQueries {
       return {
         revision: book.revision,
         recordedAt: recordedAt?.toISOString() ?? null,
-        state: stateOf(book.planOf(node)),
+        state: book.stateOf(node),
       };
     }
     if (at.revision !== undefined && at.revision > book.revision) {
@@ -96,7 +87,7 @@ export class NodeQueries {
     const revision = at.revision ?? (await this.plan.ledger.revisionAt(at.time!));
     const then = revision === book.revision ? book : await this.plan.ledger.book({ revision, only: node });
     const recordedAt = revision > 0 ? await this.plan.ledger.recordedAt(revision) : null;
-    return { revision, recordedAt: recordedAt?.toISOString() ?? null, state: stateOf(then.planOf(node)) };
+    return { revision, recordedAt: recordedAt?.toISOString() ?? null, state: then.stateOf(node) };
   }
 
   /** The cluster events that made the revisions in which the selected entry appeared or changed. */
@@ -129,14 +120,12 @@ export class NodeQueries {
     const found: { revision: number; recordedAt: Date; change: string; causes: PlanCause[] }[] = [];
     for (const recorded of await this.plan.ledger.changes(1, book.revision)) {
       const { change } = recorded;
-      const before = walk.planOf(node);
-      const changes = walk.nodeChanges(change, node, walk.manifestOf(node));
-      await this.plan.ledger.applyTo(walk, change);
-      const after = walk.planOf(node);
-      const diff =
-        before && after
-          ? diffNodePlans(before, after, changes)
-          : diffNodeStates(stateOf(before), stateOf(after));
+      const { diff, changes } = applyForNode(
+        walk,
+        change,
+        node,
+        await this.plan.ledger.sourceFor(walk, change),
+      );
       const next = applyNodeDiff(state, diff);
       const was = pick(state);
       const is = pick(next);

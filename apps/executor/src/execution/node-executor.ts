@@ -1,21 +1,7 @@
-import {
-  diffNodePlans,
-  diffNodeStates,
-  nodeStateOf,
-  PlanBook,
-  type FragmentValue,
-  type NodePlan,
-} from '@netledger/planner-core';
-import {
-  EMPTY_NODE_STATE,
-  isEmptyDiff,
-  type FragmentKind,
-  type NodeDiff,
-  type NodeState,
-} from '@netledger/model';
+import { applyForNode, applyNodeDiff, PlanBook } from '@netledger/planner-core';
+import { EMPTY_NODE_STATE, isEmptyDiff, type NodeDiff, type NodeState } from '@netledger/model';
 import type { ReceivedChange } from '@netledger/messaging';
 import { driftCount, reconcileDiff, type DataplaneHost } from '@netledger/dataplane';
-import { applyNodeDiff } from '@netledger/planner-core';
 
 /** What the executor reports (node-status). */
 export interface ExecutorStatus {
@@ -40,8 +26,6 @@ export interface NodeExecutorDeps {
   readonly retries?: number;
   readonly backoffMs?: number;
 }
-
-const planState = (plan: NodePlan | undefined): NodeState => (plan ? nodeStateOf(plan) : EMPTY_NODE_STATE);
 
 /**
  * The executor's decisions, apart from Kafka. It keeps the plan limited to its node (a PlanBook:
@@ -98,7 +82,7 @@ export class NodeExecutor {
     return this.serial(async () => {
       if (received.change.revision <= this.book.revision) return true;
       if (received.change.revision !== this.book.revision + 1) return false;
-      this.book.apply(received.change, (d) => received.fragments.get(d) as Resolved);
+      this.book.apply(received.change, (d) => received.fragments.get(d));
       return true;
     });
   }
@@ -121,11 +105,9 @@ export class NodeExecutor {
         await this.resync('gap');
         return;
       }
-      const node = this.deps.node;
-      const before = this.book.planOf(node);
-      const changes = this.book.nodeChanges(change, node, this.book.manifestOf(node));
+      let diff: NodeDiff;
       try {
-        this.book.apply(change, (d) => received.fragments.get(d) as Resolved);
+        ({ diff } = applyForNode(this.book, change, this.deps.node, (d) => received.fragments.get(d)));
       } catch (error) {
         this.deps.log?.(
           'warn',
@@ -134,13 +116,6 @@ export class NodeExecutor {
         await this.resync('unresolvable change');
         return;
       }
-      const after = this.book.planOf(node);
-      let diff: NodeDiff =
-        before && after
-          ? diffNodePlans(before, after, changes)
-          : diffNodeStates(planState(before), planState(after));
-      // kube-proxy cleans conntrack on every node, whether its rules changed or not.
-      if (after && changes.conntrack.length > 0) diff = { ...diff, conntrack: changes.conntrack };
       if (isEmptyDiff(diff)) {
         this.applied = change.revision;
         await this.deps.saveRevision(this.applied);
@@ -215,7 +190,7 @@ export class NodeExecutor {
       return false;
     }
     const book = new PlanBook({ revision: snapshot.change.revision - 1, only: this.deps.node });
-    book.apply(snapshot.change, (d) => snapshot.fragments.get(d) as Resolved);
+    book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
     this.book = book;
     this.resyncs++;
     return true;
@@ -227,7 +202,7 @@ export class NodeExecutor {
   }
 
   private async reconcile(why: string): Promise<void> {
-    const desired = planState(this.book.planOf(this.deps.node));
+    const desired = this.book.stateOf(this.deps.node);
     const actual = await this.deps.host.read();
     const diff = reconcileDiff(actual, desired);
     await this.deps.host.apply(diff, actual);
@@ -260,6 +235,3 @@ export class NodeExecutor {
     return next;
   }
 }
-
-/** A received fragment, as the book resolves it (the assembler validated it against its kind). */
-type Resolved = { kind: FragmentKind; value: FragmentValue } | undefined;

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROXY_CONFIG, type NodeState } from '@netledger/model';
-import type { ReceivedChange } from '@netledger/messaging';
+import { DEFAULT_PROXY_CONFIG, type NodeState, type PlanChange } from '@netledger/model';
+import {
+  encodePlanChange,
+  PlanAssembler,
+  type FragmentJson,
+  type ReceivedChange,
+} from '@netledger/messaging';
 import {
   NetworkPlanner,
   nodeStateOf,
@@ -20,10 +25,13 @@ interface Step {
   readonly snapshot: ReceivedChange;
 }
 
-const received = (recorded: NonNullable<ReturnType<PlanRecorder['record']>>): ReceivedChange => ({
-  change: recorded.change,
-  fragments: new Map(recorded.fragments.map((f) => [f.digest, f])),
-});
+/** A change as the executor gets it: encoded as on the plan topic, put together and validated. */
+function received(change: PlanChange, fragments: readonly FragmentJson[]): ReceivedChange {
+  const assembler = new PlanAssembler('node-a');
+  return encodePlanChange(change, fragments)
+    .map((m) => assembler.add(m.value))
+    .at(-1)!;
+}
 
 /** Three plan changes, as the planner records them, and node-a's state after each. */
 function steps(): Step[] {
@@ -34,13 +42,14 @@ function steps(): Step[] {
     const recorded = recorder.record(model, model.takeChanges())!;
     const book = recorder.book;
     const snapshot = book.snapshot('node-a');
+    const json = (d: string) => {
+      const { kind, value } = book.fragment(d)!;
+      return { digest: d, kind, json: JSON.stringify(value) };
+    };
     out.push({
-      change: received(recorded),
+      change: received(recorded.change, recorded.fragments),
       state: nodeStateOf(book.planOf('node-a')!),
-      snapshot: {
-        change: snapshot,
-        fragments: new Map(snapshot.fragments.map((d) => [d, { digest: d, ...book.fragment(d)! }])),
-      },
+      snapshot: received(snapshot, snapshot.fragments.map(json)),
     });
   };
   model.upsert(node('node-a', '198.18.0.11', '10.244.1.0/24'));

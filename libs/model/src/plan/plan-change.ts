@@ -212,12 +212,8 @@ export interface PlanChange {
   readonly fragments: readonly Digest[];
 }
 
-/** A fragment's body as stored and sent. */
-export interface FragmentRecord {
-  readonly digest: Digest;
-  readonly kind: FragmentKind;
-  readonly body: unknown;
-}
+/** A fragment's body, validated against its kind (planner-core's fragment values have these shapes). */
+export type FragmentBody = ServiceFragmentJson | FixedRulesJson | PeerEntriesJson;
 
 const fragmentSchemas = {
   service: serviceFragmentSchema,
@@ -243,12 +239,12 @@ export function parsePlanChange(json: unknown): PlanChange {
 }
 
 /** Validates a fragment's body against its kind; throws MESSAGE.INVALID. */
-export function parseFragment(kind: string, body: unknown): FragmentRecord['body'] {
+export function parseFragment(kind: string, body: unknown): FragmentBody {
   const schema = fragmentSchemas[kind as FragmentKind] as z.ZodType | undefined;
   if (!schema) throw new NetledgerError('MESSAGE.INVALID', `fragment: unknown kind ${JSON.stringify(kind)}`);
   const result = schema.safeParse(body);
   if (!result.success) invalid(`${kind} fragment`, result.error);
-  return result.data;
+  return result.data as FragmentBody;
 }
 
 /** Validates a node manifest; throws MESSAGE.INVALID. */

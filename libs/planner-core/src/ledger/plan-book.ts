@@ -1,16 +1,18 @@
 import {
   DEFAULT_OVERLAY_CONFIG,
+  EMPTY_NODE_STATE,
   NetledgerError,
   type Digest,
   type FragmentKind,
   type NodeManifest,
+  type NodeState,
   type OverlayConfig,
   type PlanChange,
 } from '@netledger/model';
 import type { FixedRules } from '../kube-proxy/fixed-rules';
 import type { NodeProxyPlan, ServiceTable } from '../kube-proxy/node-plan';
 import type { ServiceFragment } from '../kube-proxy/service-fragment';
-import type { ModelChanges, NodePlan } from '../network-planner';
+import { nodeStateOf, type ModelChanges, type NodePlan } from '../network-planner';
 import type { OverlayPlan, PeerEntries, PeerTable } from '../overlay/overlay-planner';
 import type { FragmentValue } from './fragments';
 
@@ -29,6 +31,10 @@ class HeldEntries<V> {
   readonly digests = new Map<string, Digest>();
   private sorted: readonly string[] | undefined = [];
   private view: { order: readonly string[]; entries: ReadonlyMap<string, V> } | undefined;
+
+  get(key: string): Digest | undefined {
+    return this.digests.get(key);
+  }
 
   set(key: string, digest: Digest): void {
     if (!this.digests.has(key)) this.sorted = undefined;
@@ -63,6 +69,21 @@ interface HeldManifest {
   readonly fixed: FixedRules;
   readonly overrides: ReadonlyMap<string, ServiceFragment>;
 }
+
+/** Keyed digests a change replaces: a table, the peers, a node's overrides. */
+interface DigestSlots {
+  get(key: string): Digest | undefined;
+  set(key: string, digest: Digest): void;
+  delete(key: string): void;
+}
+
+/** Orders [key, value] pairs by key. */
+export const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]) =>
+  a < b ? -1 : a > b ? 1 : 0;
+
+/** A node's state from its plan; a node without one has the empty state. */
+export const planState = (plan: NodePlan | undefined): NodeState =>
+  plan ? nodeStateOf(plan) : EMPTY_NODE_STATE;
 
 /** Where a book gets the body of a fragment it does not hold yet. */
 export type FragmentSource = (digest: Digest) => { kind: FragmentKind; value: FragmentValue } | undefined;
@@ -142,8 +163,12 @@ export class PlanBook {
   }
 
   /** Service table keys held. */
-  tableKeys(): string[] {
-    return [...this.tables.keys()];
+  tableKeys(): IterableIterator<string> {
+    return this.tables.keys();
+  }
+
+  hasTable(key: string): boolean {
+    return this.tables.has(key);
   }
 
   /** A held fragment (a book is a FragmentSource for another: `(d) => book.fragment(d)`). */
@@ -186,12 +211,17 @@ export class PlanBook {
     return { node, kubeProxy, overlay };
   }
 
+  /** The node's desired state at this revision (empty without a manifest). */
+  stateOf(node: string): NodeState {
+    return planState(this.planOf(node));
+  }
+
   /**
    * What `change` changes for `node`, as the model's changes would say it: the input of
-   * diffNodePlans between the node's plan before and after the change. `before` is the node's
-   * manifest before it (manifestOf, read before apply).
+   * diffNodePlans between the node's plan before and after the change. Read before applying it.
    */
-  nodeChanges(change: PlanChange, node: string, before: NodeManifest | undefined): ModelChanges {
+  nodeChanges(change: PlanChange, node: string): ModelChanges {
+    const before = this.manifestOf(node);
     const after = change.manifests.set.find((m) => m.node === node);
     const removed = change.manifests.delete.includes(node);
     const tableKey = after?.services ?? before?.services;
@@ -276,25 +306,21 @@ export class PlanBook {
       const held = this.manifests.get(patch.node)!;
       const pairs = new Map(held.manifest.overrides);
       const values = new Map(held.overrides);
-      for (const port of patch.delete) {
-        const old = pairs.get(port);
-        if (old === undefined) continue;
-        release.push(old);
-        pairs.delete(port);
-        values.delete(port);
-      }
-      for (const [port, digest] of patch.set) {
-        const old = pairs.get(port);
-        if (old === digest) continue;
-        take(digest);
-        if (old !== undefined) release.push(old);
-        pairs.set(port, digest);
-        values.set(port, this.fragments.get(digest)!.value as ServiceFragment);
-      }
-      const sorted = [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const slots: DigestSlots = {
+        get: (port) => pairs.get(port),
+        set: (port, digest) => {
+          pairs.set(port, digest);
+          values.set(port, this.fragments.get(digest)!.value as ServiceFragment);
+        },
+        delete: (port) => {
+          pairs.delete(port);
+          values.delete(port);
+        },
+      };
+      this.replace(slots, patch.set, patch.delete, take, release);
       this.manifests.set(patch.node, {
         ...held,
-        manifest: { ...held.manifest, overrides: sorted },
+        manifest: { ...held.manifest, overrides: [...pairs].sort(byKey) },
         overrides: values,
       });
     }
@@ -334,21 +360,22 @@ export class PlanBook {
     };
   }
 
+  /** Removes and sets keyed digests, taking new references and noting the ones let go. */
   private replace(
-    held: HeldEntries<unknown>,
+    held: DigestSlots,
     set: readonly (readonly [string, Digest])[],
     remove: readonly string[],
     take: (digest: Digest) => void,
     release: Digest[],
   ): void {
     for (const key of remove) {
-      const old = held.digests.get(key);
+      const old = held.get(key);
       if (old === undefined) continue;
       release.push(old);
       held.delete(key);
     }
     for (const [key, digest] of set) {
-      const old = held.digests.get(key);
+      const old = held.get(key);
       if (old === digest) continue;
       take(digest);
       if (old !== undefined) release.push(old);

@@ -20,9 +20,9 @@ import {
   type ClusterOp,
 } from '../../../../test/support/cluster-ops';
 import { NetworkPlanner, nodeStateOf } from '../network-planner';
-import { applyNodeDiff, diffNodeStates, nodeStatesEqual } from '../state/diff';
-import { diffNodePlans } from '../state/plan-diff';
+import { applyNodeDiff, nodeStatesEqual } from '../state/diff';
 import type { FragmentValue } from './fragments';
+import { applyForNode } from './node-change';
 import { PlanBook } from './plan-book';
 import { PlanRecorder, type RecordedChange } from './plan-recorder';
 
@@ -53,10 +53,7 @@ function overTheWire(recorded: RecordedChange): {
   return { change, bodies };
 }
 
-const stateOf = (book: PlanBook, node: string): NodeState => {
-  const plan = book.planOf(node);
-  return plan ? nodeStateOf(plan) : EMPTY_NODE_STATE;
-};
+const stateOf = (book: PlanBook, node: string): NodeState => book.stateOf(node);
 
 const scratchState = (model: NetworkPlanner, node: string): NodeState =>
   model.nodeNames().includes(node) ? nodeStateOf(model.planNode(node)) : EMPTY_NODE_STATE;
@@ -83,17 +80,7 @@ describe('PlanBook and PlanRecorder', () => {
               const { change, bodies } = overTheWire(recorded);
               reader.apply(change, (d) => bodies.get(d));
               for (const [node, book] of executors) {
-                const before = book.planOf(node);
-                const changes = book.nodeChanges(change, node, book.manifestOf(node));
-                book.apply(change, (d) => bodies.get(d));
-                const after = book.planOf(node);
-                const diff =
-                  before && after
-                    ? diffNodePlans(before, after, changes)
-                    : diffNodeStates(
-                        before ? nodeStateOf(before) : EMPTY_NODE_STATE,
-                        after ? nodeStateOf(after) : EMPTY_NODE_STATE,
-                      );
+                const { diff } = applyForNode(book, change, node, (d) => bodies.get(d));
                 hostStates.set(node, applyNodeDiff(hostStates.get(node)!, diff));
               }
             }

@@ -5,7 +5,7 @@ import type { ServiceFragment } from '../kube-proxy/service-fragment';
 import type { ModelChanges, NetworkPlanner, NodePlan } from '../network-planner';
 import type { PeerTable } from '../overlay/overlay-planner';
 import { FragmentEncoder, type EncodedFragment, type FragmentValues } from './fragments';
-import { PlanBook } from './plan-book';
+import { byKey, PlanBook } from './plan-book';
 
 /** A plan change and the bodies of the fragments it is the first to name. */
 export interface RecordedChange {
@@ -23,15 +23,13 @@ interface SeenNode {
   readonly overrides: ReadonlyMap<string, ServiceFragment>;
 }
 
-const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]) =>
-  a < b ? -1 : a > b ? 1 : 0;
-
 /**
  * Turns the model's state after a batch into the next plan change: which fragments, table
  * entries, peers and manifests differ from what its book holds (the last change recorded).
  * Work grows with what changed: objects the model shares are compared by identity first, and a
- * fragment is digested once per object. After a restart (an empty recorder over a restored
- * book) the first change compares everything by digest and names only what really differs.
+ * fragment is digested once per object. Over a restored book, either `assumeRecorded` takes the
+ * model as recorded, or the first change compares everything by digest and names only what
+ * really differs.
  * Pure: no I/O.
  */
 export class PlanRecorder {
@@ -49,18 +47,17 @@ export class PlanRecorder {
   /** The next change, applied to the book; undefined when the plan did not change. */
   record(model: NetworkPlanner, changes: ModelChanges): RecordedChange | undefined {
     const carried = new Map<Digest, EncodedFragment>();
-    const shared = <K extends keyof FragmentValues>(kind: K, value: FragmentValues[K]): Digest => {
-      const f = this.encoder.encode(kind, value);
-      if (!this.book.holds(f.digest)) carried.set(f.digest, f);
-      return f.digest;
-    };
+    const namer =
+      (always: boolean): Namer =>
+      (kind, value) => {
+        const f = this.encoder.encode(kind, value);
+        if (always || !this.book.holds(f.digest)) carried.set(f.digest, f);
+        return f.digest;
+      };
+    const shared = namer(false);
     // NOTE: what a manifest names is always carried: a consumer that keeps one node's manifest
     // holds the shared tables and peers, but not the fragments other nodes' manifests hold.
-    const own = <K extends keyof FragmentValues>(kind: K, value: FragmentValues[K]): Digest => {
-      const f = this.encoder.encode(kind, value);
-      carried.set(f.digest, f);
-      return f.digest;
-    };
+    const own = namer(true);
 
     const present = model.nodeNames();
     const set: NodeManifest[] = [];
@@ -94,24 +91,28 @@ export class PlanRecorder {
         if (patch.set.length > 0 || patch.delete.length > 0) overrides.push(patch);
       }
     }
-    for (const node of this.seenNodes.keys()) if (!presentSet.has(node)) this.seenNodes.delete(node);
-    const removed = this.book.nodeNames().filter((node) => !presentSet.has(node));
+    // A node leaves the model as a changed node; a recorder that has seen nothing yet (a restore
+    // with verify) or a change of everything looks at every node the book holds.
+    const candidates = changes.all || this.seenNodes.size === 0 ? this.book.nodeNames() : changes.nodes;
+    const removed = [...candidates].filter((node) => !presentSet.has(node) && this.book.hasNode(node)).sort();
+    for (const node of removed) this.seenNodes.delete(node);
 
     const tableChanges: PlanChange['tables'][number][] = [];
     for (const [key, table] of tables) {
-      if (this.seenTables.get(key) === table && this.book.tableKeys().includes(key)) continue;
+      const known = this.book.hasTable(key);
+      if (this.seenTables.get(key) === table && known) continue;
       const change = this.tableChange(key, table, shared, changes);
-      if (change.set.length > 0 || change.delete.length > 0 || !this.book.tableKeys().includes(key))
-        tableChanges.push(change);
+      if (change.set.length > 0 || change.delete.length > 0 || !known) tableChanges.push(change);
     }
-    const dropTables = this.book.tableKeys().filter((key) => !tables.has(key));
+    const dropTables = [...this.book.tableKeys()].filter((key) => !tables.has(key));
 
-    const peerTable = model.overlay.planNode('').peers;
+    const { peers: peerTable, config: overlayConfig } = model.overlay.planNode('');
     const peers =
       peerTable === this.seenPeers ? { set: [], delete: [] } : this.peersChange(peerTable, shared);
-    const overlayConfig = model.overlay.planNode('').config;
     const configChanged =
-      this.book.revision === 0 || JSON.stringify(overlayConfig) !== JSON.stringify(this.book.overlayConfig);
+      this.book.revision === 0 ||
+      (overlayConfig !== this.seenOverlay &&
+        JSON.stringify(overlayConfig) !== JSON.stringify(this.book.overlayConfig));
 
     const change: PlanChange = {
       revision: this.book.revision + 1,
@@ -155,11 +156,6 @@ export class PlanRecorder {
     const overlay = model.overlay.planNode('');
     this.seenPeers = overlay.peers;
     this.seenOverlay = overlay.config;
-  }
-
-  /** The overlay configuration last recorded. */
-  get overlayConfig(): OverlayConfig | undefined {
-    return this.seenOverlay;
   }
 
   private manifestOf(plan: NodePlan, services: string, name: Namer): NodeManifest {
