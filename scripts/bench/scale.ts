@@ -76,8 +76,11 @@ function startApp(app: string, env: Record<string, string>): { child: ChildProce
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  const started = performance.now();
+  const take = (d: Buffer) =>
+    (output = (output + `[+${Math.round(performance.now() - started)} ms] ${d.toString()}`).slice(-20_000));
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
   return { child, output: () => output };
 }
 
@@ -292,9 +295,12 @@ export async function benchScale(): Promise<Record<string, number>> {
       (arrivals.get(beforeRestart + 1)! - restartAt) / 1000,
       1,
     );
-    // Where a restart's time goes, as the planner logs it.
-    const rebuilt = /model rebuilt[^"]*/.exec(planner!.output())?.[0] ?? '(not logged)';
-    process.stderr.write(`scale: the planner after kill -9: ${rebuilt}\n`);
+    // Where a restart's time goes, as the planner logs it (each output line timed from its start).
+    const told = planner!
+      .output()
+      .match(/\[\+\d+ ms\][^\n]*(Starting Nest|model rebuilt|failed|error)[^\n"]*/gi);
+    for (const line of told ?? ['(not logged)'])
+      process.stderr.write(`scale: the planner after kill -9: ${line}\n`);
 
     progress(figures);
     // --- The API at this size: a node's state now and at a past revision, and the node list.

@@ -10,12 +10,7 @@ import {
   type PlanChanged,
   type RecordedEvent,
 } from '@netledger/model';
-import {
-  PlanBook,
-  type EncodedFragment,
-  type FragmentSource,
-  type FragmentValue,
-} from '@netledger/planner-core';
+import { PlanBook, type EncodedFragment, type FragmentSource } from '@netledger/planner-core';
 import type { Pool, PoolClient } from 'pg';
 import { newEventId } from './event-id';
 import type { PgEventStore } from './event-store';
@@ -132,19 +127,19 @@ export class PlanLedger {
     return rows[0]?.version ? Number(rows[0].version) : 0;
   }
 
-  /** Fragment bodies by digest; a digest not stored is missing from the map. */
-  async fragments(
-    digests: Iterable<Digest>,
-  ): Promise<Map<Digest, { kind: FragmentKind; value: FragmentValue; json: string }>> {
+  /**
+   * Fragment bodies by digest, as stored (JSON text: a book parses a body when it first needs the
+   * value); a digest not stored is missing from the map.
+   */
+  async fragments(digests: Iterable<Digest>): Promise<Map<Digest, { kind: FragmentKind; json: string }>> {
     const all = [...new Set(digests)];
-    const out = new Map<Digest, { kind: FragmentKind; value: FragmentValue; json: string }>();
+    const out = new Map<Digest, { kind: FragmentKind; json: string }>();
     for (let i = 0; i < all.length; i += SLICE) {
       const { rows } = await this.pool.query<{ digest: string; kind: FragmentKind; body: string }>(
         'SELECT digest, kind, body FROM plan_fragments WHERE digest = ANY($1::text[])',
         [all.slice(i, i + SLICE)],
       );
-      for (const r of rows)
-        out.set(r.digest, { kind: r.kind, value: JSON.parse(r.body) as FragmentValue, json: r.body });
+      for (const r of rows) out.set(r.digest, { kind: r.kind, json: r.body });
     }
     return out;
   }
@@ -189,7 +184,11 @@ export class PlanLedger {
     } else {
       book = new PlanBook(options.only ? { only: options.only } : {});
     }
-    for (const recorded of await this.changes(from + 1, revision)) await this.applyTo(book, recorded.change);
+    // The fragments of the changes after the checkpoint are read at once, not change by change
+    // (all they carry: one held now may be let go and carried again before the last).
+    const changes = (await this.changes(from + 1, revision)).map((r) => r.change);
+    const bodies = await this.fragments(changes.flatMap((c) => c.fragments));
+    for (const change of changes) this.applyWith(book, change, (d) => bodies.get(d));
     return book;
   }
 
@@ -202,7 +201,10 @@ export class PlanLedger {
 
   /** Applies a change to a book, its fragments read from the ledger. */
   async applyTo(book: PlanBook, change: PlanChange): Promise<void> {
-    const source = await this.sourceFor(book, change);
+    this.applyWith(book, change, await this.sourceFor(book, change));
+  }
+
+  private applyWith(book: PlanBook, change: PlanChange, source: FragmentSource): void {
     try {
       book.apply(change, source);
     } catch (error) {

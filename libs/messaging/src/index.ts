@@ -2,6 +2,7 @@
 export * from './kafka-client';
 export * from './topics';
 export * from './consumer-watch';
+export * from './start-offsets';
 export * from './kafka-outbox-publisher';
 export * from './cluster-event-codec';
 export * from './partitioning';

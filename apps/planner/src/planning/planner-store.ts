@@ -5,13 +5,18 @@ import type { OverlayConfig, ProxyConfig, RecordedEvent } from '@netledger/model
 import type { PlanBook, PlannedChange } from '@netledger/planner-core';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
 
-/** What the planner's store holds: folded cluster streams, the plan, the last configuration. */
-export interface PlannerRestore {
+/** The model's events as the last change folded them: the latest event of every stream. */
+export interface ModelRestore {
   readonly objects: RecordedEvent[];
   readonly streamVersions: Map<string, number>;
-  /** The plan as the last change left it. */
-  readonly book: PlanBook;
   readonly config: { proxy: ProxyConfig; overlay: OverlayConfig } | undefined;
+}
+
+/** What the planner's store holds, read side by side: the model can be folded while the plan loads. */
+export interface PlannerRestore {
+  readonly model: Promise<ModelRestore>;
+  /** The plan as the last change left it. */
+  readonly book: Promise<PlanBook>;
 }
 
 /**
@@ -34,25 +39,30 @@ export class PlannerStore {
     this.ledger = new PlanLedger(store);
   }
 
-  async load(): Promise<PlannerRestore> {
+  load(): PlannerRestore {
     const pool = this.store.pool;
-    // The model's events and the plan are read side by side.
-    const objects = (async () => {
-      const streams = await pool.query<{ stream_id: string; version: string }>(
-        'SELECT stream_id, version FROM planner_streams',
-      );
+    const model = (async () => {
+      const [streams, config] = await Promise.all([
+        pool.query<{ stream_id: string; version: string }>('SELECT stream_id, version FROM planner_streams'),
+        pool.query<{ proxy: ProxyConfig; overlay: OverlayConfig }>(
+          'SELECT proxy, overlay FROM planner_config WHERE id = 1',
+        ),
+      ]);
       const streamVersions = new Map(streams.rows.map((r) => [r.stream_id, Number(r.version)]));
       // The model snapshot by reference: for every stream folded in, the event at the folded version.
-      return { streamVersions, objects: await this.store.readAtVersions(streamVersions) };
+      const objects = await this.store.readAtVersions(streamVersions);
+      return { streamVersions, objects, config: config.rows[0] };
     })();
-    const book = this.ledger.book();
-    const config = await pool.query<{ proxy: ProxyConfig; overlay: OverlayConfig }>(
-      'SELECT proxy, overlay FROM planner_config WHERE id = 1',
-    );
-    const [model, plan] = await Promise.all([objects, book]);
-    this.lastCheckpoint = await this.ledger.checkpointBefore(plan.revision);
-    this.carriedSinceCheckpoint = 0;
-    return { ...model, book: plan, config: config.rows[0] };
+    const book = (async () => {
+      const plan = await this.ledger.book();
+      this.lastCheckpoint = await this.ledger.checkpointBefore(plan.revision);
+      this.carriedSinceCheckpoint = 0;
+      return plan;
+    })();
+    // Neither is left unobserved when the other fails first.
+    model.catch(() => undefined);
+    book.catch(() => undefined);
+    return { model, book };
   }
 
   /**

@@ -23,18 +23,23 @@ export interface PlannedChange extends RecordedChange {
  */
 export class ChangePlanner {
   readonly model: NetworkPlanner;
-  readonly recorder: PlanRecorder;
+  private recording: PlanRecorder;
   private readonly streamVersions = new Map<string, number>();
   private causes: { event: RecordedEvent; changes: ModelChanges }[] = [];
 
   constructor(model: NetworkPlanner, book: PlanBook = new PlanBook()) {
     this.model = model;
-    this.recorder = new PlanRecorder(book);
+    this.recording = new PlanRecorder(book);
+  }
+
+  /** What records the changes, over the book of the last one. */
+  get recorder(): PlanRecorder {
+    return this.recording;
   }
 
   /** The plan revision last recorded. */
   get revision(): number {
-    return this.recorder.book.revision;
+    return this.recording.book.revision;
   }
 
   /** The last version folded in per stream (what a restart must restore). */
@@ -43,19 +48,32 @@ export class ChangePlanner {
   }
 
   /**
-   * Rebuilds after a restart: folds in the latest event of every stream the last change was made
-   * from. The book (restored by the caller) holds that change. With `verify`, the next commit
-   * compares the whole model with the book (and records what differs); otherwise the model is
-   * taken to be what the book holds, which it is by construction (both are stored in one
-   * transaction), and a restart does not pay for a whole comparison.
+   * A restart's first step: folds in the latest event of every stream the last change was made
+   * from. Needs no book, so a caller can read the book meanwhile (and fold slice by slice).
    */
-  restore(latest: readonly RecordedEvent[], versions: ReadonlyMap<string, number>, verify = false): void {
+  foldLatest(latest: readonly RecordedEvent[]): void {
     for (const event of latest) this.apply(event);
+    this.causes = [];
+  }
+
+  /** Plans the nodes (each once; later calls find the plans the model keeps). */
+  planNodes(nodes: readonly string[]): void {
+    for (const node of nodes) this.model.kubeProxy.planNode(node);
+  }
+
+  /**
+   * A restart's second step: goes on from `book`, which holds the change the folded events made.
+   * With `verify`, the next commit compares the whole model with the book (and records what
+   * differs); otherwise the model is taken to be what the book holds, which it is by construction
+   * (both are stored in one transaction), and a restart does not pay for a whole comparison.
+   */
+  resume(book: PlanBook, versions: ReadonlyMap<string, number>, verify = false): void {
+    this.recording = new PlanRecorder(book);
     for (const [stream, version] of versions) this.streamVersions.set(stream, version);
     this.causes = [];
     if (verify) return;
     this.model.takeChanges();
-    this.recorder.assumeRecorded(this.model);
+    this.recording.assumeRecorded(this.model);
   }
 
   /** Folds one cluster event in; returns false when it was seen before (stream version not newer). */
@@ -81,7 +99,7 @@ export class ChangePlanner {
     this.causes = [];
     // Changes no event caused (configuration, host facts) count too.
     const changes = merge([...causes.map((c) => c.changes), this.model.takeChanges()]);
-    const recorded = this.recorder.record(this.model, changes);
+    const recorded = this.recording.record(this.model, changes);
     if (!recorded) return undefined;
     return {
       ...recorded,

@@ -137,8 +137,9 @@ describe('ChangePlanner', () => {
     first.commit();
     const book = new PlanBook({ revision: first.revision - 1 });
     book.apply(first.recorder.book.snapshot(), (d) => first.recorder.book.fragment(d));
-    const restored = new ChangePlanner(new NetworkPlanner(config), book);
-    restored.restore(history, new Map(history.map((e) => [e.streamId, e.streamVersion])));
+    const restored = new ChangePlanner(new NetworkPlanner(config));
+    restored.foldLatest(history);
+    restored.resume(book, new Map(history.map((e) => [e.streamId, e.streamVersion])));
     expect(restored.commit()).toBeUndefined();
     restored.apply(applied(node('r3', '192.168.1.4', '10.244.13.0/24')));
     const next = restored.commit()!;
@@ -160,8 +161,9 @@ describe('ChangePlanner', () => {
     const book = new PlanBook({ revision: first.revision - 1 });
     book.apply(first.recorder.book.snapshot(), (d) => first.recorder.book.fragment(d));
     const versions = new Map(history.map((e) => [e.streamId, e.streamVersion]));
-    const verified = new ChangePlanner(new NetworkPlanner(config), book);
-    verified.restore(history, versions, true);
+    const verified = new ChangePlanner(new NetworkPlanner(config));
+    verified.foldLatest(history);
+    verified.resume(book, versions, true);
     const healed = verified.commit()!;
     expect(healed.change.manifests.set.map((m) => m.node)).toContain('v2');
     expect(book.nodeNames()).toEqual(['v1', 'v2']);

@@ -16,9 +16,14 @@ import { nodeStateOf, type ModelChanges, type NodePlan } from '../network-planne
 import type { OverlayPlan, PeerEntries, PeerTable } from '../overlay/overlay-planner';
 import type { FragmentValue } from './fragments';
 
+/**
+ * A fragment held: its value, or the JSON text it came as, parsed when first needed. A book that
+ * only follows the plan (the planner's, after a restart) never parses the bodies it reads.
+ */
 interface HeldFragment {
   readonly kind: FragmentKind;
-  readonly value: FragmentValue;
+  value?: FragmentValue;
+  readonly json?: string;
   refs: number;
 }
 
@@ -66,8 +71,8 @@ class HeldEntries<V> {
 
 interface HeldManifest {
   readonly manifest: NodeManifest;
-  readonly fixed: FixedRules;
-  readonly overrides: ReadonlyMap<string, ServiceFragment>;
+  /** Its fragments' values, taken on the first planOf. */
+  resolved?: { readonly fixed: FixedRules; readonly overrides: ReadonlyMap<string, ServiceFragment> };
 }
 
 /** Keyed digests a change replaces: a table, the peers, a node's overrides. */
@@ -85,8 +90,13 @@ export const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, un
 export const planState = (plan: NodePlan | undefined): NodeState =>
   plan ? nodeStateOf(plan) : EMPTY_NODE_STATE;
 
+/** A fragment's body as a source gives it: a value, or JSON text (parsed when first needed). */
+export type SourcedFragment = { readonly kind: FragmentKind } & (
+  { readonly value: FragmentValue } | { readonly json: string }
+);
+
 /** Where a book gets the body of a fragment it does not hold yet. */
-export type FragmentSource = (digest: Digest) => { kind: FragmentKind; value: FragmentValue } | undefined;
+export type FragmentSource = (digest: Digest) => SourcedFragment | undefined;
 
 const EMPTY_TABLE: ServiceTable = { order: [], fragments: new Map() };
 /** One ServiceTable per view, so what is cached per table (rule positions) is reused. */
@@ -174,7 +184,7 @@ export class PlanBook {
   /** A held fragment (a book is a FragmentSource for another: `(d) => book.fragment(d)`). */
   fragment(digest: Digest): { kind: FragmentKind; value: FragmentValue } | undefined {
     const held = this.fragments.get(digest);
-    return held && { kind: held.kind, value: held.value };
+    return held && { kind: held.kind, value: this.valueOf(digest) };
   }
 
   /** Number of fragments held, and the service table keys. */
@@ -192,11 +202,15 @@ export class PlanBook {
     const held = this.manifests.get(node);
     if (!held) return undefined;
     const { manifest } = held;
+    held.resolved ??= {
+      fixed: this.valueOf<FixedRules>(manifest.fixed),
+      overrides: new Map(manifest.overrides.map(([port, d]) => [port, this.valueOf<ServiceFragment>(d)])),
+    };
     const kubeProxy: NodeProxyPlan = {
       node,
-      fixed: held.fixed,
+      fixed: held.resolved.fixed,
       services: this.serviceTable(manifest.services),
-      overrides: held.overrides,
+      overrides: held.resolved.overrides,
     };
     const own = manifest.overlay;
     const overlay: OverlayPlan = {
@@ -294,35 +308,13 @@ export class PlanBook {
       for (const digest of manifestDigests(manifest)) take(digest);
       const old = this.manifests.get(manifest.node);
       if (old) release.push(...manifestDigests(old.manifest));
-      this.manifests.set(manifest.node, {
-        manifest,
-        fixed: this.fragments.get(manifest.fixed)!.value as FixedRules,
-        overrides: new Map(
-          manifest.overrides.map(([port, d]) => [port, this.fragments.get(d)!.value as ServiceFragment]),
-        ),
-      });
+      this.manifests.set(manifest.node, { manifest });
     }
     for (const patch of overrides) {
       const held = this.manifests.get(patch.node)!;
       const pairs = new Map(held.manifest.overrides);
-      const values = new Map(held.overrides);
-      const slots: DigestSlots = {
-        get: (port) => pairs.get(port),
-        set: (port, digest) => {
-          pairs.set(port, digest);
-          values.set(port, this.fragments.get(digest)!.value as ServiceFragment);
-        },
-        delete: (port) => {
-          pairs.delete(port);
-          values.delete(port);
-        },
-      };
-      this.replace(slots, patch.set, patch.delete, take, release);
-      this.manifests.set(patch.node, {
-        ...held,
-        manifest: { ...held.manifest, overrides: [...pairs].sort(byKey) },
-        overrides: values,
-      });
+      this.replace(pairs, patch.set, patch.delete, take, release);
+      this.manifests.set(patch.node, { manifest: { ...held.manifest, overrides: [...pairs].sort(byKey) } });
     }
 
     for (const digest of release) {
@@ -386,14 +378,35 @@ export class PlanBook {
   private serviceTable(key: string): ServiceTable {
     const held = this.tables.get(key);
     if (!held) return EMPTY_TABLE;
-    const view = held.resolved((d) => this.fragments.get(d)!.value as ServiceFragment);
+    const view = held.resolved((d) => this.valueOf<ServiceFragment>(d));
     let table = serviceTables.get(view);
     if (!table) serviceTables.set(view, (table = { order: view.order, fragments: view.entries }));
     return table;
   }
 
   private peerTable(): PeerTable {
-    return this.peers.resolved((d) => this.fragments.get(d)!.value as PeerEntries);
+    return this.peers.resolved((d) => this.valueOf<PeerEntries>(d));
+  }
+
+  private checkKind(
+    change: PlanChange,
+    held: FragmentKind,
+    kind: FragmentKind,
+    digest: Digest,
+    where: string,
+  ): void {
+    if (held === kind) return;
+    throw new NetledgerError(
+      'PLAN.WRONG_FRAGMENT_KIND',
+      `plan change ${change.revision}: ${where} names a ${held} fragment, not a ${kind} one`,
+      { details: { revision: change.revision, digest, where } },
+    );
+  }
+
+  private valueOf<V extends FragmentValue>(digest: Digest): V {
+    const held = this.fragments.get(digest)!;
+    held.value ??= JSON.parse(held.json!) as FragmentValue;
+    return held.value as V;
   }
 
   private keeps(node: string): boolean {
@@ -406,10 +419,12 @@ export class PlanBook {
     manifests: readonly NodeManifest[],
     overrides: PlanChange['manifests']['overrides'],
     source: FragmentSource,
-  ): Map<Digest, { kind: FragmentKind; value: FragmentValue }> {
-    const incoming = new Map<Digest, { kind: FragmentKind; value: FragmentValue }>();
+  ): Map<Digest, SourcedFragment> {
+    const incoming = new Map<Digest, SourcedFragment>();
     const need = (digest: Digest, kind: FragmentKind, where: string) => {
-      const held = this.fragments.get(digest) ?? incoming.get(digest) ?? source(digest);
+      if (this.fragments.has(digest))
+        return this.checkKind(change, this.fragments.get(digest)!.kind, kind, digest, where);
+      const held = incoming.get(digest) ?? source(digest);
       if (!held) {
         throw new NetledgerError(
           'PLAN.MISSING_FRAGMENT',
@@ -417,14 +432,8 @@ export class PlanBook {
           { details: { revision: change.revision, digest, where } },
         );
       }
-      if (held.kind !== kind) {
-        throw new NetledgerError(
-          'PLAN.WRONG_FRAGMENT_KIND',
-          `plan change ${change.revision}: ${where} names a ${held.kind} fragment, not a ${kind} one`,
-          { details: { revision: change.revision, digest, where } },
-        );
-      }
-      if (!this.fragments.has(digest)) incoming.set(digest, held);
+      this.checkKind(change, held.kind, kind, digest, where);
+      incoming.set(digest, held);
     };
     const tables = new Set(this.tables.keys());
     for (const t of change.tables) {
