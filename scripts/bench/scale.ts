@@ -70,18 +70,67 @@ function memoryOf(pid: number): { peakMiB: number; rssMiB: number } {
   return { peakMiB: round(kib('VmHWM') / 1024, 1), rssMiB: round(kib('VmRSS') / 1024, 1) };
 }
 
-function startApp(app: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [join(repo, 'apps', app, 'dist', 'main.js')], {
+/** CPU time (user + system, ms) a process has used so far, and its command name. */
+function cpuOfPid(pid: string | number): { comm: string; ms: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in USER_HZ (100 on Linux).
+    const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms };
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/** CPU time (ms) used so far by the processes with that command name. */
+function cpuMsOf(comm: string): number {
+  let ms = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    const cpu = cpuOfPid(pid);
+    if (cpu?.comm === comm) ms += cpu.ms;
+  }
+  return ms;
+}
+
+/** CPU time of the planner, PostgreSQL, Kafka and this process (the ingester's writes and an executor's reads). */
+function cpuByComponent(plannerPid: number): Record<string, number> {
+  const own = process.cpuUsage();
+  return {
+    planner: cpuOfPid(plannerPid)?.ms ?? 0,
+    postgres: cpuMsOf('postgres'),
+    kafka: cpuMsOf('java'),
+    bench: (own.user + own.system) / 1000,
+  };
+}
+
+interface App {
+  readonly child: ChildProcess;
+  /** The last 20,000 characters it wrote, each chunk timed from its start. */
+  output(): string;
+  /** Its warnings about slow batches, the last 1,000. */
+  readonly slowBatches: string[];
+}
+
+function startApp(app: string, env: Record<string, string>): App {
+  // BENCH_NODE_ARGS: node options for the apps, e.g. --cpu-prof or --prof to see where time goes.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(repo, 'apps', app, 'dist', 'main.js')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  const slowBatches: string[] = [];
   const started = performance.now();
-  const take = (d: Buffer) =>
-    (output = (output + `[+${Math.round(performance.now() - started)} ms] ${d.toString()}`).slice(-20_000));
+  const take = (d: Buffer) => {
+    const text = d.toString();
+    output = (output + `[+${Math.round(performance.now() - started)} ms] ${text}`).slice(-20_000);
+    for (const [line] of text.matchAll(/slow (batch|commit)[^\n"]*/g)) slowBatches.push(line);
+    slowBatches.splice(0, slowBatches.length - 1000);
+  };
   child.stdout!.on('data', take);
   child.stderr!.on('data', take);
-  return { child, output: () => output };
+  return { child, output: () => output, slowBatches };
 }
 
 async function waitFor(
@@ -234,6 +283,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     let sent = 0;
     let rssStart = 0;
     const churnHead = await ledger.head();
+    const cpuBefore = cpuByComponent(planner!.child.pid!);
     while (performance.now() - churnStart < churnSeconds * 1000) {
       const due = Math.floor(((performance.now() - churnStart) / 1000) * churnRate);
       if (due > sent) {
@@ -248,6 +298,7 @@ export async function benchScale(): Promise<Record<string, number>> {
       await sleep(tick);
     }
     const rssEnd = rssAt();
+    const cpuAfter = cpuByComponent(planner!.child.pid!);
     // Delivered when the revision that folded the change is complete on the plan topic.
     const delivery = async () => {
       const { rows } = await pool.query<{ version: string; data: PlanChanged }>(
@@ -279,6 +330,15 @@ export async function benchScale(): Promise<Record<string, number>> {
     figures['scale.churn1000P99Ms'] = round(percentile(churnLatency, 99));
     figures['scale.churnRevisions'] = (await ledger.head()) - churnHead;
     figures['scale.churnPlannerRssGrowthMiB'] = round(rssEnd - rssStart, 1);
+    // What a change costs each part, in CPU: this machine has 2,000 ms of it per second.
+    for (const [part, ms] of Object.entries(cpuAfter))
+      figures[`scale.churn${part[0]!.toUpperCase()}${part.slice(1)}CpuMsPerChange`] = round(
+        (ms - cpuBefore[part]!) / published.size,
+        3,
+      );
+    const slow = planner!.slowBatches.splice(0);
+    process.stderr.write(`scale: ${slow.length} slow batches during churn\n`);
+    for (const line of slow.slice(0, 40)) process.stderr.write(`scale:   ${line}\n`);
 
     progress(figures);
     // --- kill -9 of the planner, then the first change planned after its start.

@@ -19,6 +19,8 @@ export interface PlannerSettings {
   readonly maxBatchEvents: number;
   /** Cluster events waiting to be planned at most; beyond it the consumer pauses (backpressure). */
   readonly maxPendingEvents: number;
+  /** Planned batches that may wait for their commit while the next is planned (0: one at a time). */
+  readonly commitsAhead: number;
   /** A planner that dies is out of its consumer group after this long (Kafka's session timeout). */
   readonly sessionTimeoutMs: number;
   /** How long the plan topic keeps changes; an executor further behind resyncs from the API. */
@@ -38,6 +40,7 @@ const schema = z.object({
   PLANNER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(20),
   PLANNER_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   PLANNER_MAX_PENDING_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
+  PLANNER_COMMITS_AHEAD: z.coerce.number().int().min(0).max(8).default(0),
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   PLAN_RETENTION_MS: z.coerce
     .number()
@@ -73,6 +76,7 @@ export function readPlannerSettings(
     batchWindowMs: e.PLANNER_BATCH_WINDOW_MS,
     maxBatchEvents: e.PLANNER_MAX_BATCH_EVENTS,
     maxPendingEvents: e.PLANNER_MAX_PENDING_EVENTS,
+    commitsAhead: e.PLANNER_COMMITS_AHEAD,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     planRetentionMs: e.PLAN_RETENTION_MS,
     checkpointEvery: e.PLAN_CHECKPOINT_EVERY,

@@ -26,6 +26,17 @@ export interface RecordedPlanChange {
   readonly causes: readonly PlanCause[];
 }
 
+/** The plan at one revision, as a checkpoint stores it. */
+export interface PlanCheckpoint {
+  readonly revision: number;
+  readonly snapshot: PlanChange;
+}
+
+/** A checkpoint of the book as it is now (the snapshot is taken at once: the book moves on). */
+export function checkpointOf(book: PlanBook): PlanCheckpoint {
+  return { revision: book.revision, snapshot: book.snapshot() };
+}
+
 /**
  * The plan's side of the event store: the `plan` stream (one PlanChanged per change), fragment
  * bodies stored once by digest (plan_fragments), and checkpoints of the whole plan
@@ -146,12 +157,14 @@ export class PlanLedger {
 
   /** Stores a checkpoint of the book (its snapshot), so later reads start from it. */
   async saveCheckpoint(book: PlanBook): Promise<void> {
-    // NOTE: the snapshot is taken before the first await: the book moves on meanwhile.
-    const revision = book.revision;
-    const snapshot = JSON.stringify(book.snapshot());
+    await this.writeCheckpoint(checkpointOf(book));
+  }
+
+  /** Stores a checkpoint taken earlier: only once its revision is stored. */
+  async writeCheckpoint(checkpoint: PlanCheckpoint): Promise<void> {
     await this.pool.query(
       'INSERT INTO plan_checkpoints (revision, snapshot) VALUES ($1, $2) ON CONFLICT (revision) DO NOTHING',
-      [revision, snapshot],
+      [checkpoint.revision, JSON.stringify(checkpoint.snapshot)],
     );
   }
 

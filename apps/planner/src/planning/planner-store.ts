@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PgEventStore, PlanLedger, type OfferedOutboxRow } from '@netledger/event-store';
+import {
+  checkpointOf,
+  PgEventStore,
+  PlanLedger,
+  type OfferedOutboxRow,
+  type PlanCheckpoint,
+} from '@netledger/event-store';
 import { encodePlanChange, topicNames } from '@netledger/messaging';
 import type { OverlayConfig, ProxyConfig, RecordedEvent } from '@netledger/model';
 import type { PlanBook, PlannedChange } from '@netledger/planner-core';
@@ -127,20 +133,23 @@ export class PlannerStore {
   }
 
   /**
-   * Stores a checkpoint when the book is `checkpointEvery` revisions past the last one, or when the
+   * A checkpoint is due when the book is `checkpointEvery` revisions past the last one, or when the
    * fragments carried since then outnumber those the book holds: a read from the last checkpoint
-   * then replays at most about one plan's worth of fragments, however busy the cluster was.
+   * then replays at most about one plan's worth of fragments, however busy the cluster was. The
+   * snapshot is taken now; write it (writeCheckpoint) once its revision is stored.
    */
-  async checkpointIfDue(book: PlanBook, carried: number): Promise<boolean> {
+  checkpointDue(book: PlanBook, carried: number): PlanCheckpoint | undefined {
     this.carriedSinceCheckpoint += carried;
     const due =
       book.revision - this.lastCheckpoint >= this.settings.checkpointEvery ||
       this.carriedSinceCheckpoint > Math.max(1000, book.stats().fragments);
-    if (!due) return false;
-    const revision = book.revision;
-    this.lastCheckpoint = revision;
+    if (!due) return undefined;
+    this.lastCheckpoint = book.revision;
     this.carriedSinceCheckpoint = 0;
-    await this.ledger.saveCheckpoint(book);
-    return true;
+    return checkpointOf(book);
+  }
+
+  async writeCheckpoint(checkpoint: PlanCheckpoint): Promise<void> {
+    await this.ledger.writeCheckpoint(checkpoint);
   }
 }

@@ -32,10 +32,13 @@ import {
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Counter, Histogram } from 'prom-client';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
+import { CommitPipeline } from './commit-pipeline';
 import { PlannerStore } from './planner-store';
 
 /** Events folded (and a tenth as many nodes planned) between two looks at the reads of a rebuild. */
 const REBUILD_SLICE = 2000;
+/** A batch that takes longer is logged with where its time went. */
+const SLOW_BATCH_MS = 250;
 
 interface Pending {
   readonly event: RecordedEvent;
@@ -61,7 +64,6 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private planner!: ChangePlanner;
   private pending: Pending[] = [];
   private paused = false;
-  private checkpointing: Promise<unknown> | undefined;
   /** How often backpressure paused the consumer (tests, and the log). */
   pauses = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -69,10 +71,8 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private lastFlushAt = -Infinity;
   private ready = false;
   private readonly eventsTotal: Counter;
-  private readonly changeFragments: Histogram;
   private readonly syncDuration: Histogram;
-  private readonly commitDuration: Histogram;
-  private readonly programmingLatency: Histogram;
+  private readonly pipeline: CommitPipeline;
 
   constructor(
     private readonly store: PlannerStore,
@@ -87,26 +87,22 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       name: 'netledger_planner_events_total',
       help: 'Cluster events folded into the model.',
     });
-    this.changeFragments = metrics.histogram({
-      name: 'netledger_planner_change_fragments',
-      help: 'Fragment bodies a plan change carries (stored and sent once, whatever the number of nodes).',
-      buckets: [0, 1, 10, 100, 1000, 10000, 100000],
-    });
     this.syncDuration = metrics.histogram({
       name: 'netledger_planner_sync_proxy_rules_duration_seconds',
       help: 'Time to compute every node revision of a batch (kube-proxy: sync_proxy_rules_duration_seconds).',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     });
-    this.commitDuration = metrics.histogram({
-      name: 'netledger_planner_commit_duration_seconds',
-      help: 'Time to store a batch of revisions and their messages.',
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    });
-    this.programmingLatency = metrics.histogram({
-      name: 'netledger_planner_network_programming_duration_seconds',
-      help: 'From a cluster event being recorded to its revisions being stored (kube-proxy: network_programming_duration_seconds).',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
-    });
+    this.pipeline = new CommitPipeline(
+      store,
+      relay,
+      () => ({ proxy: settings.proxyConfig, overlay: settings.overlayConfig }),
+      (error) => {
+        this.flushing = this.flushing.then(() => this.failed(error));
+      },
+      this.logger,
+      metrics,
+      settings.commitsAhead,
+    );
     health.register({
       name: 'planner',
       check: async () => {
@@ -171,7 +167,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     this.unwatch?.();
     await this.consumer?.disconnect();
     await this.flushing.catch(() => undefined);
-    await this.checkpointing;
+    await this.pipeline.drained();
   }
 
   /** The plan revision recorded last (for tests and the health of the process). */
@@ -306,6 +302,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     if (this.pending.length > 0) this.schedule();
   }
 
+  /** Plans a batch and hands it to the pipeline, which stores it while the next is planned. */
   private async flush(batch: Pending[]): Promise<void> {
     const started = performance.now();
     const folded = new Map<string, number>();
@@ -319,27 +316,25 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const planned = this.planner.commit();
     const computed = performance.now();
     this.syncDuration.observe((computed - started) / 1000);
-    if (planned || batch.length > 0) {
-      const written = await this.store.commit(
-        planned,
-        folded,
-        { proxy: this.settings.proxyConfig, overlay: this.settings.overlayConfig },
-        nextOffsets(batch),
+    if (!planned && batch.length === 0) return;
+    // The book's snapshot is taken now, synchronously: the book moves on with the next batch.
+    const checkpoint = planned
+      ? this.store.checkpointDue(this.planner.recorder.book, planned.fragments.length)
+      : undefined;
+    const ended = performance.now();
+    if (ended - started > SLOW_BATCH_MS) {
+      this.logger.warn(
+        `slow batch: ${batch.length} events took ${Math.round(ended - started)} ms to plan` +
+          (checkpoint ? ` (${Math.round(ended - computed)} ms of it a checkpoint's snapshot)` : ''),
       );
-      this.relay.offer(written);
     }
-    this.commitDuration.observe((performance.now() - computed) / 1000);
-    if (planned) this.changeFragments.observe(planned.fragments.length);
-    const now = Date.now();
-    for (const p of batch) this.programmingLatency.observe((now - p.event.recordedAt.getTime()) / 1000);
-    // Derived data, written beside the batches rather than between them: a failure here costs a
-    // longer replay, never a change. The book's snapshot is taken now, synchronously.
-    if (planned && !this.checkpointing) {
-      const writing = this.store.checkpointIfDue(this.planner.recorder.book, planned.fragments.length);
-      this.checkpointing = writing
-        .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`))
-        .finally(() => (this.checkpointing = undefined));
-    }
+    await this.pipeline.offer({
+      planned,
+      folded,
+      offsets: nextOffsets(batch),
+      checkpoint,
+      events: batch.map((p) => p.event),
+    });
   }
 
   /**
@@ -349,6 +344,8 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private async failed(error: unknown, what = 'batch failed'): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     this.logger.error(`${what}, rebuilding the model: ${reason}`);
+    await this.pipeline.drained();
+    this.pipeline.reset();
     this.pending = [];
     this.paused = false;
     clearTimeout(this.timer);

@@ -1,3 +1,4 @@
+import { LayeredMap } from './layered-map';
 import {
   DEFAULT_PROXY_CONFIG,
   defaultHostFacts,
@@ -82,7 +83,10 @@ export class KubeProxyPlanner {
 
   private readonly profiles = new Map<string, NodeProfile>();
   private readonly fixed = new Map<string, FixedRules>();
-  private readonly tables = new Map<string, { table: ServiceTable; dirty: Set<string> }>();
+  private readonly tables = new Map<
+    string,
+    { table: ServiceTable; fragments: LayeredMap<string, ServiceFragment>; dirty: Set<string> }
+  >();
 
   /**
    * Per planned node, the ports changed since its plan was made that may change its overrides:
@@ -470,14 +474,15 @@ export class KubeProxyPlanner {
   private tableFor(profile: NodeProfile): ServiceTable {
     let entry = this.tables.get(profile.serviceKey);
     if (entry && entry.dirty.size === 0) return entry.table;
-    const fragments = new Map<string, ServiceFragment>(entry ? entry.table.fragments : undefined);
-    const todo = entry ? entry.dirty : this.ports.keys();
-    for (const portName of todo) {
+    const fragmentOf = (portName: string): [string, ServiceFragment | undefined] => {
       const state = this.ports.get(portName);
-      if (state) fragments.set(portName, this.fragmentFor(state, profile, undefined));
-      else fragments.delete(portName);
-    }
-    entry = { table: { order: this.sortedPortNames(), fragments }, dirty: new Set() };
+      return [portName, state && this.fragmentFor(state, profile, undefined)];
+    };
+    // The new table shares every unchanged fragment, and the map holding them, with the last one.
+    const fragments = entry
+      ? entry.fragments.with([...entry.dirty].map(fragmentOf))
+      : LayeredMap.of([...this.ports.keys()].map((p) => fragmentOf(p) as [string, ServiceFragment]));
+    entry = { table: { order: this.sortedPortNames(), fragments }, fragments, dirty: new Set() };
     this.tables.set(profile.serviceKey, entry);
     return entry.table;
   }

@@ -393,13 +393,13 @@ export class PlanBook {
     held: FragmentKind,
     kind: FragmentKind,
     digest: Digest,
-    where: string,
+    where: () => string,
   ): void {
     if (held === kind) return;
     throw new NetledgerError(
       'PLAN.WRONG_FRAGMENT_KIND',
-      `plan change ${change.revision}: ${where} names a ${held} fragment, not a ${kind} one`,
-      { details: { revision: change.revision, digest, where } },
+      `plan change ${change.revision}: ${where()} names a ${held} fragment, not a ${kind} one`,
+      { details: { revision: change.revision, digest, where: where() } },
     );
   }
 
@@ -421,27 +421,28 @@ export class PlanBook {
     source: FragmentSource,
   ): Map<Digest, SourcedFragment> {
     const incoming = new Map<Digest, SourcedFragment>();
-    const need = (digest: Digest, kind: FragmentKind, where: string) => {
-      if (this.fragments.has(digest))
-        return this.checkKind(change, this.fragments.get(digest)!.kind, kind, digest, where);
-      const held = incoming.get(digest) ?? source(digest);
-      if (!held) {
+    // `where` is only put into words for an error: a change names thousands of fragments.
+    const need = (digest: Digest, kind: FragmentKind, where: () => string) => {
+      const held = this.fragments.get(digest);
+      if (held) return this.checkKind(change, held.kind, kind, digest, where);
+      const given = incoming.get(digest) ?? source(digest);
+      if (!given) {
         throw new NetledgerError(
           'PLAN.MISSING_FRAGMENT',
-          `plan change ${change.revision} names fragment ${digest} (${where}), which is not held nor given`,
-          { details: { revision: change.revision, digest, where } },
+          `plan change ${change.revision} names fragment ${digest} (${where()}), which is not held nor given`,
+          { details: { revision: change.revision, digest, where: where() } },
         );
       }
-      this.checkKind(change, held.kind, kind, digest, where);
-      incoming.set(digest, held);
+      this.checkKind(change, given.kind, kind, digest, where);
+      incoming.set(digest, given);
     };
     const tables = new Set(this.tables.keys());
     for (const t of change.tables) {
       tables.add(t.key);
-      for (const [port, d] of t.set) need(d, 'service', `table ${t.key} port ${port}`);
+      for (const [port, d] of t.set) need(d, 'service', () => `table ${t.key} port ${port}`);
     }
     for (const key of change.dropTables) tables.delete(key);
-    for (const [peer, d] of change.peers.set) need(d, 'peer', `peer ${peer}`);
+    for (const [peer, d] of change.peers.set) need(d, 'peer', () => `peer ${peer}`);
     for (const m of manifests) {
       if (!tables.has(m.services)) {
         throw new NetledgerError(
@@ -449,19 +450,19 @@ export class PlanBook {
           `plan change ${change.revision}: node ${m.node} takes service table ${JSON.stringify(m.services)}, which does not exist`,
         );
       }
-      need(m.fixed, 'fixed', `node ${m.node} fixed rules`);
-      for (const [port, d] of m.overrides) need(d, 'service', `node ${m.node} port ${port}`);
+      need(m.fixed, 'fixed', () => `node ${m.node} fixed rules`);
+      for (const [port, d] of m.overrides) need(d, 'service', () => `node ${m.node} port ${port}`);
     }
-    const known = new Set([...this.manifests.keys(), ...manifests.map((m) => m.node)]);
-    for (const key of change.manifests.delete) known.delete(key);
+    const added = new Set(manifests.map((m) => m.node));
+    const deleted = new Set(change.manifests.delete);
     for (const o of overrides) {
-      if (!known.has(o.node)) {
+      if (!added.has(o.node) && (deleted.has(o.node) || !this.manifests.has(o.node))) {
         throw new NetledgerError(
           'PLAN.NO_SUCH_NODE',
           `plan change ${change.revision} patches the overrides of ${o.node}, which has no manifest`,
         );
       }
-      for (const [port, d] of o.set) need(d, 'service', `node ${o.node} port ${port}`);
+      for (const [port, d] of o.set) need(d, 'service', () => `node ${o.node} port ${port}`);
     }
     return incoming;
   }

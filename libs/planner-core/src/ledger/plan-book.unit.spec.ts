@@ -227,6 +227,33 @@ describe('PlanBook and PlanRecorder', () => {
       expect.objectContaining({ code: 'PLAN.WRONG_FRAGMENT_KIND' }),
     );
     expect(book.revision).toBe(0);
+    // Overrides of a node without a manifest, or of one the same change deletes, are refused.
+    const held = new PlanBook();
+    held.apply(recorded.change, (d) => byDigest.get(d));
+    const patch = {
+      node: 'node-0',
+      set: [['default/svc:http', fixed.digest] as [string, string]],
+      delete: [],
+    };
+    const noManifest = { node: 'node-9', set: patch.set, delete: [] };
+    for (const [overrides, deleted] of [
+      [noManifest, []],
+      [patch, ['node-0']],
+    ] as const) {
+      const orphan: PlanChange = {
+        revision: 2,
+        tables: [],
+        dropTables: [],
+        peers: { set: [], delete: [] },
+        manifests: { set: [], delete: [...deleted], overrides: [overrides] },
+        conntrack: [],
+        fragments: [],
+      };
+      expect(() => held.apply(orphan)).toThrow(expect.objectContaining({ code: 'PLAN.NO_SUCH_NODE' }));
+    }
+    expect(held.revision).toBe(1);
+    expect(held.nodeNames()).toEqual(['node-0']);
+    expect(book.stats()).toEqual({ fragments: 0, tables: 0, nodes: 0, peers: 0 });
   });
 
   it('says the overlay configuration at the first change and when it changes', () => {
