@@ -9,6 +9,7 @@ import { ProjectorService } from '../../apps/api/src/projections/projector.servi
 import { runApi } from '../../apps/cli/src/main';
 import { ApiPlanSource } from '../../apps/executor/src/execution/api-plan-source';
 import { PlanViewService } from '../../apps/api/src/projections/plan-view.service';
+import { LedgerRetention } from '../../apps/planner/src/planning/ledger-retention';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
 import { eventually } from '../support/kafka-reader';
 import { ADMIN_TOKEN, READER_TOKEN, testPipeline } from '../support/pipeline';
@@ -379,5 +380,35 @@ describe('api: the network state, now and then, and why', () => {
     expect(rules.some((r) => r.includes('default/late:http has no endpoints'))).toBe(true);
     const fresh = await view.ledger.book();
     expect(encodeNodeState(nodeStateOf(fresh.planOf('node-a')!))).toEqual(healed.state);
+  });
+
+  it('after retention folded history: 410 before the horizon, explain from it, the state unchanged', async () => {
+    const text = (await get('/v1/nodes/node-a/state?format=iptables')).body;
+    const svc = /-j (KUBE-SVC-\w+)/.exec(text)![1]!;
+    const before = (await get('/v1/nodes/node-a/state')).body;
+    const ledger = api.app.get(PlanViewService).ledger;
+    const head = await ledger.head();
+    const run = await planner.app
+      .get(LedgerRetention)
+      .run(new Date((await ledger.recordedAt(head))!.getTime() + 1));
+    expect(run.revision).toBe(head);
+
+    expect((await get('/v1/nodes/node-a/state')).body).toEqual(before);
+    expect((await get(`/v1/nodes/node-a/state?revision=${head}`)).body.state).toEqual(before.state);
+    const older = await get(`/v1/nodes/node-a/state?revision=${times[0]!.revision}`);
+    expect(older.status).toBe(410);
+    expect(older.body.error).toBe('PLAN.BEYOND_RETENTION');
+    expect((await get(`/v1/nodes/node-a/state?at=${encodeURIComponent(times[0]!.at)}`)).status).toBe(410);
+    // The chain was there before the horizon: explain says so, from the horizon on.
+    const explained = (await get(`/v1/nodes/node-a/explain?table=nat&chain=${svc}`)).body as unknown as {
+      present: boolean;
+      historyFrom: number;
+      changes: { revision: number; change: string }[];
+    };
+    expect(explained.present).toBe(true);
+    expect(explained.historyFrom).toBe(head);
+    expect(explained.changes).toEqual([
+      expect.objectContaining({ revision: head, change: 'present at the ledger horizon' }),
+    ]);
   });
 });

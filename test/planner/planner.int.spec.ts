@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, PgEventStore } from '@netledger/event-store';
+import { createPool, PgEventStore, PlanLedger } from '@netledger/event-store';
 import { PLAN_CHANGED, PLAN_STREAM, type PlanChanged } from '@netledger/model';
 import { decodeEventMessage } from '@netledger/messaging';
 import { nodeStatesEqual } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
+import { LedgerRetention } from '../../apps/planner/src/planning/ledger-retention';
 import { eventually, TopicReader } from '../support/kafka-reader';
 import { nodeStateIn, planFromScratch, planFromTopic, testPipeline } from '../support/pipeline';
 import { rawNode, rawService, rawSlice } from '../support/kube';
@@ -165,5 +166,79 @@ describe('planner: cluster events in, plan changes out', () => {
     await producer.disconnect();
     await new Promise((r) => setTimeout(r, 1500));
     expect(plan.messages.length).toBe(before);
+  });
+
+  it('retention folds older history into a checkpoint: the plan, later revisions and a restart are unchanged', async () => {
+    const store = new PgEventStore(createPool(pipeline.db.url));
+    try {
+      const ledger = new PlanLedger(store);
+      const head = await ledger.head();
+      expect(head).toBeGreaterThan(3);
+      // Fold everything recorded before revision `keep` (a cutoff instead of waiting 30 days).
+      const keep = head - 2;
+      const cutoff = new Date((await ledger.recordedAt(keep))!.getTime() + 1);
+      const later = [keep, keep + 1, head];
+      const before = await Promise.all(later.map((revision) => ledger.book({ revision })));
+      const count = async (sql: string) => (await store.pool.query<{ n: number }>(sql)).rows[0]!.n;
+      const clusterEventsBefore = await count(
+        "SELECT count(*)::int AS n FROM events WHERE stream_id <> 'plan'",
+      );
+
+      const run = await planner.app.get(LedgerRetention).run(cutoff);
+      expect(run.revision).toBe(keep);
+      expect(run.changes).toBe(keep - 1);
+      // The burst of endpoint changes left older versions of the slice's stream to delete.
+      expect(run.clusterEvents).toBeGreaterThan(0);
+      expect(await count("SELECT count(*)::int AS n FROM events WHERE stream_id <> 'plan'")).toBe(
+        clusterEventsBefore - run.clusterEvents,
+      );
+      expect(await ledger.horizon()).toBe(keep);
+
+      // Every revision kept resolves as before; an older one is refused, by revision and by time.
+      for (const [i, revision] of later.entries()) {
+        const after = await ledger.book({ revision });
+        for (const node of before[i]!.nodeNames())
+          expect(nodeStatesEqual(after.stateOf(node), before[i]!.stateOf(node))).toBe(true);
+      }
+      await expect(ledger.book({ revision: keep - 1 })).rejects.toMatchObject({
+        code: 'PLAN.BEYOND_RETENTION',
+      });
+      await expect(ledger.revisionAt(new Date(0))).rejects.toMatchObject({ code: 'PLAN.BEYOND_RETENTION' });
+      // Every fragment the plan names from `keep` on is still stored.
+      const named = new Set(before.flatMap((b) => b.snapshot().fragments));
+      expect(
+        await count(
+          `SELECT count(*)::int AS n FROM plan_fragments WHERE digest = ANY('{${[...named].join(',')}}')`,
+        ),
+      ).toBe(named.size);
+      // ... and nothing older that nothing kept names.
+      expect(
+        await count(
+          `SELECT count(*)::int AS n FROM plan_fragments WHERE first_revision < ${keep} AND NOT (digest = ANY('{${[...named].join(',')}}'))`,
+        ),
+      ).toBe(0);
+
+      // A restarted planner rebuilds from what is kept and plans the next change as from scratch.
+      await planner.stop();
+      const plannerEnv = { ...pipeline.env, PLANNER_BATCH_WINDOW_MS: '250' };
+      planner = await runService('planner', 0, () => PlannerModule.forRoot(plannerEnv), plannerEnv);
+      pipeline.apiserver.apply(
+        rawSlice(
+          'default',
+          'web-1',
+          'web',
+          [{ name: 'http', port: 8080 }],
+          [{ ip: '10.244.1.9', node: 'node-a' }],
+        ) as Record<string, unknown>,
+      );
+      const expected = planFromScratch(pipeline.apiserver.allObjects());
+      await eventually(async () => {
+        if ((await ledger.head()) <= head) return false;
+        const now = await ledger.book();
+        return [...expected].every(([node, state]) => nodeStatesEqual(now.stateOf(node), state));
+      }, 'the restarted planner to plan the change');
+    } finally {
+      await store.pool.end();
+    }
   });
 });

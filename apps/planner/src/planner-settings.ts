@@ -27,6 +27,10 @@ export interface PlannerSettings {
   readonly planRetentionMs: number;
   /** A checkpoint of the whole plan is stored every this many revisions (reads replay at most that many). */
   readonly checkpointEvery: number;
+  /** History older than this is folded into a checkpoint, with the cluster events it replaced (0: kept for ever). */
+  readonly ledgerRetentionMs: number;
+  /** How often the retention runs. */
+  readonly ledgerRetentionCheckMs: number;
   readonly proxyConfig: ProxyConfig;
   readonly overlayConfig: OverlayConfig;
 }
@@ -48,6 +52,12 @@ const schema = z.object({
     .min(60_000)
     .default(7 * 24 * 3600_000),
   PLAN_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(500),
+  LEDGER_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 24 * 3600_000),
+  LEDGER_RETENTION_CHECK_MS: z.coerce.number().int().min(1000).default(3600_000),
   PROXY_CONFIG: z.string().min(1).optional(),
   NET_CONF: z.string().min(1).optional(),
   CLUSTER_CIDR: z.string().min(1).optional(),
@@ -80,6 +90,8 @@ export function readPlannerSettings(
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     planRetentionMs: e.PLAN_RETENTION_MS,
     checkpointEvery: e.PLAN_CHECKPOINT_EVERY,
+    ledgerRetentionMs: e.LEDGER_RETENTION_MS,
+    ledgerRetentionCheckMs: e.LEDGER_RETENTION_CHECK_MS,
     // Without a KubeProxyConfiguration, local traffic is told apart by flannel's pod network.
     proxyConfig: e.PROXY_CONFIG
       ? proxyConfig

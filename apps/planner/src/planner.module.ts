@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { topicNames } from '@netledger/messaging';
 import { EventStoreModule, KafkaModule, OutboxRelayModule, PostgresModule } from '@netledger/service';
+import { LedgerRetention } from './planning/ledger-retention';
 import { PlannerService } from './planning/planner.service';
 import { planMessagesFromLedger } from './planning/plan-messages-from-ledger';
 import { PlannerStore } from './planning/planner-store';
@@ -27,8 +28,13 @@ export class PlannerModule {
           expand: planMessagesFromLedger(topics.plan),
         }),
       ],
-      providers: [{ provide: PLANNER_SETTINGS, useValue: settings }, PlannerStore, PlannerService],
-      exports: [PlannerService],
+      providers: [
+        { provide: PLANNER_SETTINGS, useValue: settings },
+        PlannerStore,
+        PlannerService,
+        LedgerRetention,
+      ],
+      exports: [PlannerService, LedgerRetention],
     };
   }
 }

@@ -129,13 +129,88 @@ export class PlanLedger {
     return rows[0]?.recorded_at ?? null;
   }
 
-  /** The revision in force at a time (the last recorded at or before it), 0 when none was. */
+  /**
+   * The revision in force at a time (the last recorded at or before it), 0 when none was. Throws
+   * PLAN.BEYOND_RETENTION for a time before the oldest revision kept, once history was folded.
+   */
   async revisionAt(time: Date): Promise<number> {
     const { rows } = await this.pool.query<{ version: string }>(
       `SELECT max(stream_version) AS version FROM events WHERE stream_id = $1 AND recorded_at <= $2`,
       [PLAN_STREAM, time],
     );
-    return rows[0]?.version ? Number(rows[0].version) : 0;
+    const revision = rows[0]?.version ? Number(rows[0].version) : 0;
+    if (revision === 0) await this.assertKept(0, time);
+    return revision;
+  }
+
+  /**
+   * The oldest revision the ledger resolves: 1, until history older than the retention is folded
+   * into a checkpoint (foldBefore); then the revision of that checkpoint.
+   */
+  async horizon(): Promise<number> {
+    const { rows } = await this.pool.query<{ version: string | null }>(
+      'SELECT min(stream_version) AS version FROM events WHERE stream_id = $1',
+      [PLAN_STREAM],
+    );
+    return rows[0]?.version ? Number(rows[0].version) : 1;
+  }
+
+  private async assertKept(revision: number, time?: Date): Promise<void> {
+    const horizon = await this.horizon();
+    if (horizon <= 1 || revision >= horizon) return;
+    throw new NetledgerError(
+      'PLAN.BEYOND_RETENTION',
+      `the ledger keeps the plan from revision ${horizon}; ${time ? `${time.toISOString()} is` : `revision ${revision} is`} older, and folded into it`,
+      { details: { horizon, ...(time ? { time: time.toISOString() } : { revision }) } },
+    );
+  }
+
+  /**
+   * Folds history older than `cutoff` into a checkpoint: the plan in force at the cutoff (R) is
+   * checkpointed, then the changes before R, the checkpoints before it and the fragments that
+   * neither R's checkpoint nor a later change names are deleted, in one transaction. A change
+   * whose outbox row is not sent yet, and every change after it, stays. Returns what went.
+   */
+  async foldBefore(
+    cutoff: Date,
+  ): Promise<{ revision: number; changes: number; fragments: number; checkpoints: number } | undefined> {
+    let revision = await this.revisionAt(cutoff).catch(() => 0);
+    const { rows: unsent } = await this.pool.query<{ version: string | null }>(
+      `SELECT min(e.stream_version) AS version FROM outbox o JOIN events e ON e.position = o.event_position
+       WHERE e.stream_id = $1`,
+      [PLAN_STREAM],
+    );
+    if (unsent[0]?.version) revision = Math.min(revision, Number(unsent[0].version));
+    if (revision <= (await this.horizon())) return undefined;
+    if ((await this.checkpointBefore(revision)) !== revision)
+      await this.saveCheckpoint(await this.book({ revision }));
+    return this.store.transaction(async (client) => {
+      const changes = await client.query('DELETE FROM events WHERE stream_id = $1 AND stream_version < $2', [
+        PLAN_STREAM,
+        revision,
+      ]);
+      const checkpoints = await client.query('DELETE FROM plan_checkpoints WHERE revision < $1', [revision]);
+      // What the plan names from R on: R's checkpoint, and what the changes after it carry (a
+      // change names no fragment that was neither held at R nor carried since).
+      const fragments = await client.query(
+        `WITH kept AS (
+           SELECT jsonb_array_elements_text(snapshot::jsonb -> 'fragments') AS digest
+             FROM plan_checkpoints WHERE revision >= $2
+           UNION
+           SELECT jsonb_array_elements_text(data -> 'change' -> 'fragments')
+             FROM events WHERE stream_id = $1 AND stream_version > $2
+         )
+         DELETE FROM plan_fragments f
+          WHERE f.first_revision < $2 AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.digest = f.digest)`,
+        [PLAN_STREAM, revision],
+      );
+      return {
+        revision,
+        changes: changes.rowCount ?? 0,
+        fragments: fragments.rowCount ?? 0,
+        checkpoints: checkpoints.rowCount ?? 0,
+      };
+    });
   }
 
   /**
@@ -184,6 +259,7 @@ export class PlanLedger {
   async book(options: { revision?: number; only?: string } = {}): Promise<PlanBook> {
     const head = await this.head();
     const revision = Math.min(options.revision ?? head, head);
+    if (options.revision !== undefined) await this.assertKept(revision);
     const from = await this.checkpointBefore(revision);
     let book: PlanBook;
     if (from > 0) {

@@ -7,6 +7,7 @@ const STATUS: Record<string, number> = {
   'AUTH.FORBIDDEN': 403,
   'NODE.NOT_FOUND': 404,
   'PLAN.NOT_FOUND': 404,
+  'PLAN.BEYOND_RETENTION': 410,
 };
 
 /** Every error as JSON with a stable code and a clear message; codes map to HTTP statuses here only. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PgEventStore } from '@netledger/event-store';
-import { EMPTY_NODE_STATE, NetledgerError, chainKey, type NodeState, type PlanCause } from '@netledger/model';
+import { NetledgerError, chainKey, type NodeState, type PlanCause } from '@netledger/model';
 import { applyForNode, applyNodeDiff, PlanBook } from '@netledger/planner-core';
 import { PlanViewService } from '../projections/plan-view.service';
 
@@ -113,12 +113,21 @@ export class NodeQueries {
       (Array.isArray(a) && Array.isArray(b) && a.length === 0 && b.length === 0);
     const absent = (v: unknown) => v === undefined || same(v, []);
 
-    // The node's plan walked through every change, as its executor would: only the changes whose
-    // diff moved the selected entry are kept.
-    const walk = new PlanBook({ only: node });
-    let state = EMPTY_NODE_STATE;
+    // The node's plan walked through every change kept, as its executor would: only the changes
+    // whose diff moved the selected entry are kept. Once history is folded (retention) the walk
+    // starts at the ledger's horizon, and an entry already there is reported as present at it.
+    const horizon = await this.plan.ledger.horizon();
+    const walk =
+      horizon > 1
+        ? await this.plan.ledger.book({ revision: horizon, only: node })
+        : new PlanBook({ only: node });
+    let state = walk.stateOf(node);
     const found: { revision: number; recordedAt: Date; change: string; causes: PlanCause[] }[] = [];
-    for (const recorded of await this.plan.ledger.changes(1, book.revision)) {
+    if (!absent(pick(state))) {
+      const recordedAt = (await this.plan.ledger.recordedAt(horizon)) ?? new Date(0);
+      found.push({ revision: horizon, recordedAt, change: 'present at the ledger horizon', causes: [] });
+    }
+    for (const recorded of await this.plan.ledger.changes(walk.revision + 1, book.revision)) {
       const { change } = recorded;
       const { diff, changes } = applyForNode(
         walk,
@@ -161,6 +170,7 @@ export class NodeQueries {
       node,
       entry: selector,
       present: !absent(pick(state)),
+      historyFrom: horizon,
       changes: found.map((f) => ({
         revision: f.revision,
         recordedAt: f.recordedAt.toISOString(),

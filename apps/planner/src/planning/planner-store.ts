@@ -152,4 +152,28 @@ export class PlannerStore {
   async writeCheckpoint(checkpoint: PlanCheckpoint): Promise<void> {
     await this.ledger.writeCheckpoint(checkpoint);
   }
+
+  /**
+   * Deletes cluster events recorded before `cutoff` that the model has folded past: every version
+   * of a stream older than the one the planner restores from (planner_streams) goes; that one and
+   * later ones stay, as do events an outbox row still has to publish. In slices, so a large backlog
+   * holds no long lock. Returns how many went.
+   */
+  async pruneClusterEvents(cutoff: Date, slice = 20_000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await this.store.pool.query(
+        `DELETE FROM events WHERE position IN (
+           SELECT e.position FROM events e JOIN planner_streams p ON p.stream_id = e.stream_id
+            WHERE e.recorded_at < $1 AND e.stream_version < p.version
+              AND NOT EXISTS (
+                SELECT 1 FROM outbox o
+                 WHERE o.event_position <= e.position AND coalesce(o.event_position_last, o.event_position) >= e.position)
+            LIMIT $2)`,
+        [cutoff, slice],
+      );
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < slice) return deleted;
+    }
+  }
 }
