@@ -127,4 +127,72 @@ describe('planner killed and restarted during a stream of changes', () => {
       await store.pool.end();
     }
   });
+
+  it('goes on after its PostgreSQL connections are cut mid-stream, as a database restart cuts them', async () => {
+    const { apiserver } = pipeline;
+    const store = new PgEventStore(createPool(pipeline.db.url));
+    try {
+      const ledger = new PlanLedger(store);
+      const startedAt = await ledger.head();
+      let cuts = 0;
+      for (let step = 0; step < 40; step++) {
+        const s = step % 5;
+        apiserver.apply(
+          rawSlice(
+            'default',
+            `pg${s}-1`,
+            `pg${s}`,
+            [{ name: 'http', port: 8080 }],
+            [{ ip: `10.244.${step % 4}.${100 + step}`, node: `node-${step % 4}` }],
+          ) as Record<string, unknown>,
+        );
+        apiserver.apply(
+          rawService('default', `pg${s}`, {
+            clusterIP: `10.96.1.${s + 10}`,
+            ports: [{ name: 'http', port: 80 }],
+          }) as Record<string, unknown>,
+        );
+        if (step % 10 === 5) {
+          // Every backend of the database but this one: the planner's and the ingester's,
+          // mid-transaction or idle, as a restart of PostgreSQL ends them.
+          const { rowCount } = await store.pool.query(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+          );
+          expect(rowCount).toBeGreaterThan(0);
+          cuts++;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(cuts).toBe(4);
+      const expected = planFromScratch(apiserver.allObjects());
+      await eventually(
+        async () => {
+          const book = await ledger.book().catch(() => undefined);
+          return (
+            book !== undefined &&
+            book.revision > startedAt &&
+            [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state))
+          );
+        },
+        'every node to converge after the cuts',
+        90_000,
+      );
+      const events = await store.readStream(PLAN_STREAM);
+      expect(events.map((e) => e.streamVersion)).toEqual(events.map((_, i) => i + 1));
+      await eventually(
+        () => {
+          try {
+            const book = planFromTopic(plan);
+            return [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state));
+          } catch {
+            return false;
+          }
+        },
+        'the plan topic to carry every change after the cuts',
+        30_000,
+      );
+    } finally {
+      await store.pool.end();
+    }
+  });
 });

@@ -407,19 +407,28 @@ export class PgEventStore {
     return rows.length ? Number(rows[0]!.position) : undefined;
   }
 
-  /** Runs `work` in a transaction (BEGIN/COMMIT, ROLLBACK on any error). */
+  /**
+   * Runs `work` in a transaction (BEGIN/COMMIT, ROLLBACK on any error). A connection the server
+   * ends meanwhile (a restart, pg_terminate_backend) fails the transaction and is discarded: the
+   * pool listens for errors only on idle clients, and a checked-out client's 'error' event with no
+   * listener ended the process (seen in the test that cuts the planner's connections).
+   */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let lost: Error | undefined;
+    const onError = (error: Error) => (lost = error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (!lost) await client.query('ROLLBACK').catch(() => undefined);
       throw translate(error);
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      client.release(lost);
     }
   }
 

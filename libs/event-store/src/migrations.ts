@@ -149,6 +149,9 @@ export async function migrate(
   migrations: readonly Migration[] = EVENT_STORE_MIGRATIONS,
 ): Promise<number[]> {
   const client: PoolClient = await pool.connect();
+  // A connection ended while checked out emits 'error'; without a listener that ends the process.
+  const onError = () => undefined;
+  client.on('error', onError);
   const applied: number[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
@@ -174,6 +177,7 @@ export async function migrate(
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.removeListener('error', onError);
     client.release();
   }
   return applied;
