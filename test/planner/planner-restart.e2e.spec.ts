@@ -25,6 +25,20 @@ describe('planner killed and restarted during a stream of changes', () => {
     plan = new TopicReader(pipeline.kafka, pipeline.topics.plan);
     await plan.start();
   });
+  /** Kafka carries the plan (at least once: a change sent again is the same change). */
+  const topicCarries = (expected: ReturnType<typeof planFromScratch>) =>
+    eventually(
+      () => {
+        try {
+          const book = planFromTopic(plan);
+          return [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state));
+        } catch {
+          return false;
+        }
+      },
+      'the plan topic to carry every change',
+      30_000,
+    );
   afterAll(async () => {
     await plan?.stop();
     await planner?.stop();
@@ -110,19 +124,7 @@ describe('planner killed and restarted during a stream of changes', () => {
       const fromCheckpoint = await ledger.book();
       for (const [node, state] of nodeStates(fromCheckpoint))
         expect(nodeStatesEqual(state, nodeStateIn(whole, node))).toBe(true);
-      // Kafka carries the same plan (at least once: a change sent again is the same change).
-      await eventually(
-        () => {
-          try {
-            const book = planFromTopic(plan);
-            return [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state));
-          } catch {
-            return false;
-          }
-        },
-        'the plan topic to carry every change',
-        30_000,
-      );
+      await topicCarries(expected);
     } finally {
       await store.pool.end();
     }
@@ -179,18 +181,7 @@ describe('planner killed and restarted during a stream of changes', () => {
       );
       const events = await store.readStream(PLAN_STREAM);
       expect(events.map((e) => e.streamVersion)).toEqual(events.map((_, i) => i + 1));
-      await eventually(
-        () => {
-          try {
-            const book = planFromTopic(plan);
-            return [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state));
-          } catch {
-            return false;
-          }
-        },
-        'the plan topic to carry every change after the cuts',
-        30_000,
-      );
+      await topicCarries(expected);
     } finally {
       await store.pool.end();
     }
