@@ -60,6 +60,13 @@ export class EventsListener {
       this.onError?.(error);
       this.wake();
     });
+    // A connection the server ends while a query runs fails that query and then ends, without an
+    // 'error' event: held on, the client answered "not queryable" to every later query, and the
+    // relay never recovered (seen in the test that cuts every connection of the database).
+    client.on('end', () => {
+      held.drop(new Error('the connection ended'));
+      this.wake();
+    });
     if (this.listen) client.on('notification', () => this.wake());
     try {
       if (this.listen) await client.query(`LISTEN ${EVENTS_CHANNEL}`);
