@@ -125,7 +125,8 @@ function startApp(app: string, env: Record<string, string>): App {
   const take = (d: Buffer) => {
     const text = d.toString();
     output = (output + `[+${Math.round(performance.now() - started)} ms] ${text}`).slice(-20_000);
-    for (const [line] of text.matchAll(/slow (batch|commit)[^\n"]*/g)) slowBatches.push(line);
+    for (const [line] of text.matchAll(/(slow (batch|commit)|relay:|failed|pausing)[^\n"]*/g))
+      slowBatches.push(line);
     slowBatches.splice(0, slowBatches.length - 1000);
   };
   child.stdout!.on('data', take);
@@ -326,6 +327,22 @@ export async function benchScale(): Promise<Record<string, number>> {
     figures['scale.churnSeconds'] = churnSeconds;
     figures['scale.churnChanges'] = published.size;
     figures['scale.churnUndelivered'] = undelivered();
+    // Latency per minute of churn: a backlog that grows shows here, a pause does not.
+    const byMinute = new Map<number, number[]>();
+    for (const [id, t] of published) {
+      const at = arrivals.get(revisionOf.get(id) ?? -1);
+      if (at === undefined) continue;
+      const minute = Math.floor((t - churnStart) / 60_000);
+      let latencies = byMinute.get(minute);
+      if (!latencies) byMinute.set(minute, (latencies = []));
+      latencies.push(at - t);
+    }
+    for (const [minute, latencies] of byMinute) {
+      latencies.sort((a, b) => a - b);
+      process.stderr.write(
+        `scale: churn minute ${minute}: p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms\n`,
+      );
+    }
     figures['scale.churn1000P50Ms'] = round(percentile(churnLatency, 50));
     figures['scale.churn1000P99Ms'] = round(percentile(churnLatency, 99));
     figures['scale.churnRevisions'] = (await ledger.head()) - churnHead;
