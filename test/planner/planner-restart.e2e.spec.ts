@@ -155,10 +155,13 @@ describe('planner killed and restarted during a stream of changes', () => {
           }) as Record<string, unknown>,
         );
         if (step % 10 === 5) {
-          // Every backend of the database but this one: the planner's and the ingester's,
-          // mid-transaction or idle, as a restart of PostgreSQL ends them.
+          // Every client connection to the database but this one: the planner's and the
+          // ingester's, mid-transaction or idle, as a restart of PostgreSQL ends them (not the
+          // server's own workers, such as autovacuum, which the role may not end).
           const { rowCount } = await store.pool.query(
-            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND usename = current_user AND backend_type = 'client backend'`,
           );
           expect(rowCount).toBeGreaterThan(0);
           cuts++;
