@@ -1,4 +1,5 @@
 import {
+  isNetledgerError,
   NetledgerError,
   PLAN_CHANGED,
   PLAN_EVENT_VERSIONS,
@@ -174,7 +175,11 @@ export class PlanLedger {
   async foldBefore(
     cutoff: Date,
   ): Promise<{ revision: number; changes: number; fragments: number; checkpoints: number } | undefined> {
-    let revision = await this.revisionAt(cutoff).catch(() => 0);
+    // A cutoff before the horizon has nothing left to fold; any other failure is the caller's.
+    let revision = await this.revisionAt(cutoff).catch((error: unknown) => {
+      if (isNetledgerError(error, 'PLAN.BEYOND_RETENTION')) return 0;
+      throw error;
+    });
     const { rows: unsent } = await this.pool.query<{ version: string | null }>(
       `SELECT min(e.stream_version) AS version FROM outbox o JOIN events e ON e.position = o.event_position
        WHERE e.stream_id = $1`,

@@ -46,7 +46,7 @@ export class CommitPipeline {
   constructor(
     private readonly store: PlannerStore,
     private readonly relay: OutboxRelayService,
-    private readonly config: () => { proxy: ProxyConfig; overlay: OverlayConfig },
+    private readonly config: { proxy: ProxyConfig; overlay: OverlayConfig },
     private readonly onFailure: (error: unknown) => void,
     private readonly logger: ConsoleLogger,
     metrics: Metrics,
@@ -103,7 +103,7 @@ export class CommitPipeline {
 
   private async commit(batch: PlannedBatch, queuedAt: number): Promise<void> {
     const started = performance.now();
-    const written = await this.store.commit(batch.planned, batch.folded, this.config(), batch.offsets);
+    const written = await this.store.commit(batch.planned, batch.folded, this.config, batch.offsets);
     this.relay.offer(written);
     const ended = performance.now();
     this.commitDuration.observe((ended - started) / 1000);
@@ -119,7 +119,7 @@ export class CommitPipeline {
     if (batch.checkpoint) {
       const checkpoint = batch.checkpoint;
       this.checkpointing = (this.checkpointing ?? Promise.resolve())
-        .then(() => this.store.writeCheckpoint(checkpoint))
+        .then(() => this.store.ledger.writeCheckpoint(checkpoint))
         .catch((error: unknown) => this.logger.warn(`checkpoint failed: ${String(error)}`));
     }
   }

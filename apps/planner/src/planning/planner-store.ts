@@ -136,7 +136,7 @@ export class PlannerStore {
    * A checkpoint is due when the book is `checkpointEvery` revisions past the last one, or when the
    * fragments carried since then outnumber those the book holds: a read from the last checkpoint
    * then replays at most about one plan's worth of fragments, however busy the cluster was. The
-   * snapshot is taken now; write it (writeCheckpoint) once its revision is stored.
+   * snapshot is taken now; write it (ledger.writeCheckpoint) once its revision is stored.
    */
   checkpointDue(book: PlanBook, carried: number): PlanCheckpoint | undefined {
     this.carriedSinceCheckpoint += carried;
@@ -147,10 +147,6 @@ export class PlannerStore {
     this.lastCheckpoint = book.revision;
     this.carriedSinceCheckpoint = 0;
     return checkpointOf(book);
-  }
-
-  async writeCheckpoint(checkpoint: PlanCheckpoint): Promise<void> {
-    await this.ledger.writeCheckpoint(checkpoint);
   }
 
   /**

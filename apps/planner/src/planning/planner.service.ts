@@ -95,7 +95,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     this.pipeline = new CommitPipeline(
       store,
       relay,
-      () => ({ proxy: settings.proxyConfig, overlay: settings.overlayConfig }),
+      { proxy: settings.proxyConfig, overlay: settings.overlayConfig },
       (error) => {
         this.flushing = this.flushing.then(() => this.failed(error));
       },
