@@ -69,7 +69,7 @@ export class NetworkPlanner {
     this.overlay.setHostFacts(node, facts);
   }
 
-  nodeNames(): string[] {
+  nodeNames(): readonly string[] {
     return this.kubeProxy.nodeNames();
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { NetledgerError } from '../errors/netledger-error';
 import type { OverlayConfig } from '../proxy/net-conf';
@@ -26,7 +26,7 @@ export type Digest = string;
 
 /** The digest of a fragment of `kind` whose JSON is `json` (exactly as stored and sent). */
 export function fragmentDigest(kind: FragmentKind, json: string): Digest {
-  return createHash('sha256').update(kind).update('\n').update(json).digest('hex').slice(0, 32);
+  return hash('sha256', `${kind}\n${json}`, 'hex').slice(0, 32);
 }
 
 const ruleList = z.array(z.string());

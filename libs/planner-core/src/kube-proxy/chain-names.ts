@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -22,7 +22,8 @@ function base32Prefix16(bytes: Uint8Array): string {
 
 /** kube-proxy's portProtoHash: base32(sha256(name + protocol))[:16], protocol lower-case. */
 function hash16(text: string): string {
-  return base32Prefix16(createHash('sha256').update(text).digest());
+  // The one-shot hash: a Hash object per name cost more than the digest itself.
+  return base32Prefix16(hash('sha256', text, 'buffer'));
 }
 
 /** The chains kube-proxy derives from a service port's name string ("ns/svc:port") and protocol. */

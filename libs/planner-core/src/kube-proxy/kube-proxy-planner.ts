@@ -71,6 +71,7 @@ export class KubeProxyPlanner {
   private readonly slices = new Map<string, EndpointSlice>();
   private readonly slicesByService = new Map<string, Set<string>>();
   private readonly nodes = new Map<string, Node>();
+  private sortedNodes: readonly string[] | undefined;
   private readonly hostFacts = new Map<string, HostFacts>();
 
   private readonly ports = new Map<string, PortState>();
@@ -139,6 +140,7 @@ export class KubeProxyPlanner {
         return;
       }
       case 'Node':
+        if (!this.nodes.has(object.name)) this.sortedNodes = undefined;
         this.nodes.set(object.name, object);
         this.nodeChanged(object.name);
         return;
@@ -162,7 +164,10 @@ export class KubeProxyPlanner {
         return;
       }
       case 'Node':
-        if (this.nodes.delete(name)) this.nodeChanged(name);
+        if (this.nodes.delete(name)) {
+          this.sortedNodes = undefined;
+          this.nodeChanged(name);
+        }
         return;
     }
   }
@@ -181,9 +186,10 @@ export class KubeProxyPlanner {
     this.changedAll = true;
   }
 
-  /** Names of the Nodes known, sorted. */
-  nodeNames(): string[] {
-    return [...this.nodes.keys()].sort();
+  /** Names of the Nodes known, sorted (kept between calls: every batch asks, few change them). */
+  nodeNames(): readonly string[] {
+    this.sortedNodes ??= [...this.nodes.keys()].sort();
+    return this.sortedNodes;
   }
 
   getNode(name: string): Node | undefined {
@@ -233,24 +239,26 @@ export class KubeProxyPlanner {
         return cached.plan;
       }
       // Only these ports can change its overrides; the override map is shared with the previous
-      // plan unless one of them concerns this node.
-      const ports = new Set(dirty);
-      for (let i = cached.firewallSeen - this.firewallLogBase; i < this.firewallLog.length; i++)
-        ports.add(this.firewallLog[i]!);
+      // plan unless one of them concerns this node. A port met twice is looked at twice (the
+      // same result): every node sees the firewall ports changed since its last plan, and a Set
+      // of them per node per batch cost more than the look.
       overrides = cached.plan.overrides as Map<string, ServiceFragment>;
       let copied = false;
-      for (const portName of ports) {
+      const look = (portName: string) => {
         const state = this.ports.get(portName);
         const concerns =
           state !== undefined && (state.localNodes.has(nodeName) || this.allowsNode(state, profile));
-        if (!concerns && !overrides.has(portName)) continue;
+        if (!concerns && !overrides.has(portName)) return;
         if (!copied) {
           overrides = new Map(overrides);
           copied = true;
         }
         overrides.delete(portName);
         if (concerns) this.override(overrides, services, state, profile, nodeName);
-      }
+      };
+      if (dirty) for (const portName of dirty) look(portName);
+      for (let i = cached.firewallSeen - this.firewallLogBase; i < this.firewallLog.length; i++)
+        look(this.firewallLog[i]!);
     } else {
       overrides = new Map();
       for (const portName of this.localPortsByNode.get(nodeName) ?? NO_NODES) {
@@ -355,7 +363,7 @@ export class KubeProxyPlanner {
       const names: string[] = [];
       for (const sp of servicePortsOf(service)) {
         const endpoints = endpointsByPort.get(endpointPortKey(sp.endpointPortName, sp.protocol)) ?? [];
-        this.addPort(sp, endpoints);
+        this.addPort(sp, endpoints, previous.get(sp.portName));
         names.push(sp.portName);
       }
       this.portsByService.set(serviceKey, names);
@@ -367,7 +375,7 @@ export class KubeProxyPlanner {
     this.updateLargeClusterMode();
   }
 
-  private addPort(sp: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+  private addPort(sp: ServicePortInfo, endpoints: readonly EndpointInfo[], previous?: PortState): void {
     const localNodes = new Set<string>();
     if (usesLocalEndpoints(sp))
       for (const ep of endpoints) if (ep.nodeName !== null) localNodes.add(ep.nodeName);
@@ -383,7 +391,7 @@ export class KubeProxyPlanner {
             return [(ipv4ToNumber(c.address) & mask) >>> 0, mask] as const;
           })
         : undefined,
-      sepChains: new Map(),
+      sepChains: reusableEndpointChains(previous, sp, endpoints),
       fragments: new Map(),
     };
     this.ports.set(sp.portName, state);
@@ -527,6 +535,32 @@ export class KubeProxyPlanner {
     }
     return fragment;
   }
+}
+
+/**
+ * The KUBE-SEP- chains of the port's previous state that its new state can share: an endpoint
+ * chain is made of the port's name, protocol and affinity and the endpoint's address, so those of
+ * endpoints still there are kept (and their names not hashed again when one endpoint changes).
+ */
+function reusableEndpointChains(
+  previous: PortState | undefined,
+  sp: ServicePortInfo,
+  endpoints: readonly EndpointInfo[],
+): Map<string, Chain> {
+  const kept = new Map<string, Chain>();
+  const before = previous?.sp;
+  if (
+    !before ||
+    before.proto !== sp.proto ||
+    before.sessionAffinityClientIP !== sp.sessionAffinityClientIP ||
+    previous.sepChains.size === 0
+  )
+    return kept;
+  for (const ep of endpoints) {
+    const chain = previous.sepChains.get(ep.hostPort);
+    if (chain) kept.set(ep.hostPort, chain);
+  }
+  return kept;
 }
 
 /** The service's addresses that flows to it were sent to: cluster IP, external IPs, LB VIPs. */

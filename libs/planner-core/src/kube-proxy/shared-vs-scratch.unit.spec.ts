@@ -37,14 +37,18 @@ describe('shared computation', () => {
     const live = new KubeProxyPlanner(config);
     for (const o of [...cluster.nodes, ...cluster.services, ...cluster.slices]) live.upsert(o);
     for (const n of cluster.nodes) live.planNode(n.name);
-    // Change a third of the slices and remove a tenth of the services.
+    // Change a third of the slices, remove a tenth of the services, and give a seventh ClientIP
+    // affinity (their endpoint chains change although their endpoints do not).
     const slices = cluster.slices.map((s, i) =>
       i % 3 === 0 ? { ...s, endpoints: s.endpoints.slice(1) } : s,
     );
     for (const [i, s] of slices.entries()) if (i % 3 === 0) live.upsert(s);
-    const services = cluster.services.filter((_, i) => i % 10 !== 5);
+    const services = cluster.services
+      .map((s, i) => (i % 7 === 3 ? { ...s, sessionAffinity: 'ClientIP' as const } : s))
+      .filter((_, i) => i % 10 !== 5);
     for (const [i, s] of cluster.services.entries())
       if (i % 10 === 5) live.remove('Service', s.namespace, s.name);
+    for (const s of services) if (s.sessionAffinity === 'ClientIP') live.upsert(s);
     const fresh = new KubeProxyPlanner(config);
     for (const o of [...cluster.nodes, ...services, ...slices]) fresh.upsert(o);
     for (const n of cluster.nodes) {
