@@ -135,6 +135,23 @@ export const EVENT_STORE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'lz4 for the large values of the log and the plan',
+    // Under churn, pglz compressing fragment bodies and events was a quarter of PostgreSQL's CPU
+    // (perf, 1,000 changes/s); lz4 compresses about as well at a fraction of the cost. A server
+    // built without lz4 keeps pglz.
+    sql: `
+      DO $$ BEGIN
+        ALTER TABLE plan_fragments ALTER COLUMN body SET COMPRESSION lz4;
+        ALTER TABLE plan_checkpoints ALTER COLUMN snapshot SET COMPRESSION lz4;
+        ALTER TABLE events ALTER COLUMN data SET COMPRESSION lz4;
+        ALTER TABLE outbox ALTER COLUMN value SET COMPRESSION lz4;
+      EXCEPTION WHEN feature_not_supported THEN
+        RAISE NOTICE 'lz4 is not available: large values stay pglz-compressed';
+      END $$;
+    `,
+  },
 ];
 
 /** Advisory lock key that serialises migration runs across processes. */
