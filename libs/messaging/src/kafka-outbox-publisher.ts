@@ -1,4 +1,5 @@
 import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { useFastGzip } from './gzip-codec';
 
 /** Batches larger than this travel gzip-compressed (plan changes: rules compress ~4:1). */
 const COMPRESS_ABOVE_BYTES = 1024;
@@ -27,6 +28,7 @@ export class KafkaOutboxPublisher {
   private connected: Promise<void> | undefined;
 
   constructor(kafka: Kafka) {
+    useFastGzip();
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
