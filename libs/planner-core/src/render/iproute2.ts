@@ -57,10 +57,15 @@ export function createDeviceLines(d: VxlanDevice): string[] {
   ];
 }
 
+/**
+ * A device changed in place. Setting its address (a new VTEP MAC) makes the kernel flush every
+ * neighbour entry on it (NETDEV_CHANGEADDR): the caller adds them back. An MTU change alone
+ * leaves them.
+ */
 function updateDeviceLines(from: VxlanDevice, to: VxlanDevice): string[] {
   const lines: string[] = [];
-  if (from.mac !== to.mac || from.mtu !== to.mtu)
-    lines.push(`link set ${to.name} address ${to.mac} mtu ${to.mtu}`);
+  if (from.mac !== to.mac) lines.push(`link set ${to.name} address ${to.mac}`);
+  if (from.mtu !== to.mtu) lines.push(`link set ${to.name} mtu ${to.mtu}`);
   if (from.address !== to.address)
     lines.push(`addr replace ${to.address} dev ${to.name}`, `addr del ${from.address} dev ${to.name}`);
   return lines;
@@ -80,44 +85,58 @@ export function renderStateOverlay(state: NodeState): OverlayOps {
 
 /**
  * The operations that apply the overlay part of `diff` to a host in state `from`. A device that
- * must be re-created loses its routes, neighbours and FDB entries: they are all added back.
+ * must be re-created loses its routes, neighbours and FDB entries, and one whose MAC changes
+ * loses its neighbours: they are all added back (and not deleted first: they are gone).
  */
 export function renderDiffOverlay(from: NodeState, diff: NodeDiff): OverlayOps {
   const ipBefore: string[] = [];
   const bridge: string[] = [];
   const ipAfter: string[] = [];
-  let recreated: VxlanDevice | undefined;
+  /** Devices that come back without routes, neighbours or FDB entries. */
+  const recreated = new Set<string>();
+  /** Devices that come back without neighbours (a new address). */
+  const flushed = new Set<string>();
   for (const d of diff.devices.upsert) {
     const old = from.devices.get(d.name);
     if (!old) ipBefore.push(...createDeviceLines(d));
     else if (needsRecreate(old, d)) {
       ipBefore.push(`link del ${d.name}`, ...createDeviceLines(d));
-      recreated = d;
-    } else ipBefore.push(...updateDeviceLines(old, d));
+      recreated.add(d.name);
+      flushed.add(d.name);
+    } else {
+      ipBefore.push(...updateDeviceLines(old, d));
+      if (old.mac !== d.mac) flushed.add(d.name);
+    }
   }
+  const on = (set: ReadonlySet<string>, dev: string | null) => dev !== null && set.has(dev);
   for (const key of diff.routes.delete) {
     const r = from.routes.get(key);
-    if (r && r.dev !== recreated?.name) ipBefore.push(routeLine('del', r));
+    if (r && !on(recreated, r.dev)) ipBefore.push(routeLine('del', r));
   }
   for (const key of diff.neighbours.delete) {
     const n = from.neighbours.get(key);
-    if (n && n.dev !== recreated?.name) ipBefore.push(neighbourLine('del', n));
+    if (n && !on(flushed, n.dev)) ipBefore.push(neighbourLine('del', n));
   }
   for (const key of diff.fdb.delete) {
     const f = from.fdb.get(key);
-    if (f && f.dev !== recreated?.name) bridge.push(fdbLine('del', f));
+    if (f && !on(recreated, f.dev)) bridge.push(fdbLine('del', f));
   }
   const keep = <T extends { dev: string | null }>(
+    devices: ReadonlySet<string>,
     entries: Iterable<T>,
     deleted: readonly string[],
     key: (t: T) => string,
-  ) => (recreated ? [...entries].filter((e) => e.dev === recreated!.name && !deleted.includes(key(e))) : []);
-  const fdbAdds = [...diff.fdb.upsert, ...keep(from.fdb.values(), diff.fdb.delete, fdbKey)];
+  ) =>
+    devices.size === 0 ? [] : [...entries].filter((e) => on(devices, e.dev) && !deleted.includes(key(e)));
+  const fdbAdds = [...diff.fdb.upsert, ...keep(recreated, from.fdb.values(), diff.fdb.delete, fdbKey)];
   const neighbourAdds = [
     ...diff.neighbours.upsert,
-    ...keep(from.neighbours.values(), diff.neighbours.delete, neighbourKey),
+    ...keep(flushed, from.neighbours.values(), diff.neighbours.delete, neighbourKey),
   ];
-  const routeAdds = [...diff.routes.upsert, ...keep(from.routes.values(), diff.routes.delete, routeKey)];
+  const routeAdds = [
+    ...diff.routes.upsert,
+    ...keep(recreated, from.routes.values(), diff.routes.delete, routeKey),
+  ];
   bridge.push(...dedupe(fdbAdds, fdbKey).map((f) => fdbLine('replace', f)));
   ipAfter.push(...dedupe(neighbourAdds, neighbourKey).map((n) => neighbourLine('replace', n)));
   ipAfter.push(...dedupe(routeAdds, routeKey).map((r) => routeLine('replace', r)));

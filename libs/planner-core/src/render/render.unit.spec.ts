@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE } from '@netledger/model';
+import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, nodeState } from '@netledger/model';
 import { NetworkPlanner, nodeStateOf } from '../network-planner';
 import { diffNodeStates } from '../state/diff';
 import { formatOverlayOps, renderDiffOverlay } from './iproute2';
@@ -47,6 +47,19 @@ describe('rendering a diff for the host', () => {
     expect(text).not.toContain('-X ');
     expect(text.trim().endsWith('COMMIT')).toBe(true);
     expect(formatOverlayOps(renderDiffOverlay(before, diff))).toBe('');
+  });
+
+  it('given the state it applies to, an edit deletes rules by their text (by position only for a duplicate)', () => {
+    const rules = Array.from({ length: 12 }, (_, i) => `-d 10.96.0.${i} -j KUBE-SVC-${i}`);
+    const chain = { table: 'nat' as const, chain: 'KUBE-SERVICES', rules: [...rules, rules[0]!] };
+    const before = nodeState({ chains: [chain] });
+    const after = nodeState({ chains: [{ ...chain, rules: chain.rules.filter((_, i) => i !== 5) }] });
+    const diff = diffNodeStates(before, after);
+    expect(diff.chains[0]!.op).toBe('edit');
+    expect(renderDiffRestore(diff, before)).toContain('\n-D KUBE-SERVICES -d 10.96.0.5 -j KUBE-SVC-5\n');
+    expect(renderDiffRestore(diff)).toContain('\n-D KUBE-SERVICES 6\n');
+    const dup = nodeState({ chains: [{ ...chain, rules: chain.rules.slice(1) }] });
+    expect(renderDiffRestore(diffNodeStates(before, dup), before)).toContain('\n-D KUBE-SERVICES 1\n');
   });
 
   it('a service that goes away: its chains flushed and deleted after the jumps to them are gone', () => {
@@ -141,7 +154,32 @@ describe('rendering a diff for the host', () => {
         devices: new Map([['flannel.2', { ...after.devices.get('flannel.2')!, mtu: 1400 }]]),
       }),
     );
-    expect(mtu.ipBefore).toEqual([expect.stringMatching(/^link set flannel.2 address \S+ mtu 1400$/)]);
+    expect(mtu.ipBefore).toEqual(['link set flannel.2 mtu 1400']);
+    expect(mtu.ipAfter).toEqual([]);
+  });
+
+  it('a new VTEP MAC adds back the neighbours the kernel flushes with it, and deletes none', () => {
+    const p = planner();
+    p.upsert(node('node-c', '192.168.56.13', '10.244.3.0/24'));
+    const before = nodeStateOf(p.planNode('node-a'));
+    const device = [...before.devices.values()][0]!;
+    const neighbours = [...before.neighbours.values()].filter((n) => n.dev === device.name);
+    expect(neighbours.length).toBeGreaterThan(1);
+    const gone = neighbours[0]!;
+    const after = {
+      ...before,
+      devices: new Map([[device.name, { ...device, mac: '0e:00:00:00:00:42' }]]),
+      neighbours: new Map([...before.neighbours].filter(([, n]) => n !== gone)),
+    };
+    const ops = renderDiffOverlay(before, diffNodeStates(before, after));
+    expect(ops.ipBefore).toEqual([`link set ${device.name} address 0e:00:00:00:00:42`]);
+    expect(ops.ipAfter.filter((l) => l.startsWith('neigh ')).sort()).toEqual(
+      neighbours
+        .slice(1)
+        .map((n) => `neigh replace ${n.ip} lladdr ${n.lladdr} dev ${n.dev} nud permanent`)
+        .sort(),
+    );
+    expect(ops.bridge).toEqual([]);
   });
 
   it('from nothing, the whole state: jumps prepended (kube-proxy) and appended (flannel)', () => {
