@@ -2,7 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_PROXY_CONFIG } from '@netledger/model';
 import { LinuxHost } from '@netledger/dataplane';
-import { diffNodeStates, NetworkPlanner, nodeStateOf, renderStateRestore } from '@netledger/planner-core';
+import {
+  diffNodeStates,
+  NetworkPlanner,
+  nodeStateOf,
+  ownsChain,
+  renderStateRestore,
+} from '@netledger/planner-core';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 
 /**
@@ -19,7 +25,12 @@ export async function benchExecutor(): Promise<Record<string, number>> {
     for (const o of [...cluster.nodes, ...cluster.services, ...cluster.slices]) planner.upsert(o);
     const node = cluster.nodes[0]!.name;
     const before = nodeStateOf(planner.planNode(node));
-    const host = new LinuxHost({ netns, device: () => 'flannel.1', ownsRoute: () => false });
+    const host = new LinuxHost({
+      netns,
+      device: () => 'flannel.1',
+      ownsRoute: () => false,
+      ownsChain: (c) => ownsChain(before, c),
+    });
 
     // A full restore, as kube-proxy's full sync writes it, onto a host that already has the rules.
     const full = renderStateRestore(before);

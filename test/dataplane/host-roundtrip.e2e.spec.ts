@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, type NodeState } from '@netledger/model';
-import { diffNodeStates, NetworkPlanner, nodeStateOf } from '@netledger/planner-core';
+import { diffNodeStates, NetworkPlanner, nodeStateOf, ownsChain } from '@netledger/planner-core';
 import { asHostPrints, LinuxHost } from '@netledger/dataplane';
 import { canUseNetns, TestNamespace } from '../support/netns';
 import { node, service, slice } from '../support/kube';
@@ -20,6 +20,7 @@ describe.skipIf(!canUseNetns)('rendered state on a real host (network namespace)
       netns: ns.name,
       device: () => 'flannel.1',
       ownsRoute: (r) => r.dst.startsWith('10.244.'),
+      ownsChain: (c) => ownsChain(applied, c),
     });
     ns.exec('ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
     ns.exec('ip', ['addr', 'add', '198.18.0.11/24', 'dev', 'u0']);

@@ -1,7 +1,6 @@
 import { nodeState, type NodeDiff, type NodeState, type RouteEntry } from '@netledger/model';
 import {
   formatOverlayOps,
-  isNetledgerChain,
   ownedIptables,
   parseBridgeFdb,
   parseIpNeighbours,
@@ -22,6 +21,11 @@ export interface LinuxHostOptions {
   readonly device: () => string;
   /** Whether a route on another device is Netledger's (a DirectRouting route it placed). */
   readonly ownsRoute: (route: RouteEntry) => boolean;
+  /**
+   * Whether a user chain (and the jumps to it from built-in chains) is Netledger's: the chains it
+   * always owns and those its desired state holds, `(c) => ownsChain(desired, c)` (docs/executor.md).
+   */
+  readonly ownsChain: (chain: string) => boolean;
   readonly run?: CommandRunner;
 }
 
@@ -39,7 +43,7 @@ export class LinuxHost implements DataplaneHost {
 
   async apply(diff: NodeDiff, from: NodeState): Promise<ApplyReport> {
     const t0 = performance.now();
-    const restore = renderDiffRestore(diff);
+    const restore = renderDiffRestore(diff, from);
     if (restore) await this.run('iptables-restore', ['--noflush', '--wait'], restore);
     const t1 = performance.now();
     const ops = renderDiffOverlay(from, diff);
@@ -67,7 +71,10 @@ export class LinuxHost implements DataplaneHost {
 
   async read(): Promise<NodeState> {
     const device = this.options.device();
-    const owned = ownedIptables(parseIptablesSave(await this.run('iptables-save', [])), isNetledgerChain);
+    const owned = ownedIptables(
+      parseIptablesSave(await this.run('iptables-save', [])),
+      this.options.ownsChain,
+    );
     const links = JSON.parse(await this.run('ip', ['-json', 'link', 'show'])) as { ifname?: string }[];
     const hasDevice = links.some((l) => l.ifname === device);
     // Only Netledger's routes: those on the overlay device, and the direct routes it placed.

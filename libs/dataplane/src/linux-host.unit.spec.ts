@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EMPTY_NODE_DIFF, EMPTY_NODE_STATE } from '@netledger/model';
 import { CommandError, type CommandRunner } from './command-runner';
 import { LinuxHost } from './linux-host';
+import { isNetledgerChain } from '@netledger/planner-core';
 
 describe('LinuxHost', () => {
   it('runs iptables-restore, then the batches, then conntrack deletions, with argument arrays', async () => {
@@ -16,7 +17,12 @@ describe('LinuxHost', () => {
         );
       return '';
     };
-    const host = new LinuxHost({ device: () => 'flannel.1', ownsRoute: () => false, run });
+    const host = new LinuxHost({
+      device: () => 'flannel.1',
+      ownsRoute: () => false,
+      ownsChain: isNetledgerChain,
+      run,
+    });
     const report = await host.apply(
       {
         ...EMPTY_NODE_DIFF,
@@ -46,7 +52,12 @@ describe('LinuxHost', () => {
       if (program === 'conntrack') throw new CommandError('conntrack', 'Operation not permitted', 1);
       return '';
     };
-    const host = new LinuxHost({ device: () => 'flannel.1', ownsRoute: () => false, run });
+    const host = new LinuxHost({
+      device: () => 'flannel.1',
+      ownsRoute: () => false,
+      ownsChain: isNetledgerChain,
+      run,
+    });
     await expect(
       host.apply({ ...EMPTY_NODE_DIFF, conntrack: [{ protocol: 'udp', origPortDst: 1 }] }, EMPTY_NODE_STATE),
     ).rejects.toThrow(/Operation not permitted/);

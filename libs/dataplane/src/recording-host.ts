@@ -26,7 +26,7 @@ export class RecordingHost implements DataplaneHost {
       this.fail--;
       throw new Error('injected failure');
     }
-    const restore = renderDiffRestore(diff);
+    const restore = renderDiffRestore(diff, from);
     const conntrack = (diff.conntrack ?? [])
       .map((d) => `# conntrack ${conntrackArgs(d).join(' ')}\n`)
       .join('');

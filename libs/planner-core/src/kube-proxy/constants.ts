@@ -14,6 +14,20 @@ export const KUBE_PROXY_FIREWALL = 'KUBE-PROXY-FIREWALL';
 /** kube-proxy's copy of kubelet's anti-martian chain, written only with localhost NodePorts. */
 export const KUBE_FIREWALL = 'KUBE-FIREWALL';
 
+/**
+ * kube-proxy's own top-level chains. KUBE-FIREWALL is not among them: kubelet creates one of that
+ * name too, and kube-proxy writes its own only with localhost NodePorts.
+ */
+export const KUBE_PROXY_CHAINS: readonly string[] = [
+  KUBE_SERVICES,
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_NODEPORTS,
+  KUBE_POSTROUTING,
+  KUBE_MARK_MASQ,
+  KUBE_FORWARD,
+  KUBE_PROXY_FIREWALL,
+];
+
 /** nfacct counters kube-proxy attaches to rules when the host has them. */
 export const NFACCT_CT_STATE_INVALID_DROPPED = 'ct_state_invalid_dropped_pkts';
 export const NFACCT_LOCALHOST_NODEPORTS_ACCEPTED = 'localhost_nps_accepted_pkts';

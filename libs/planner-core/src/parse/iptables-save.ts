@@ -1,4 +1,12 @@
-import { NetledgerError, type ChainEntry, type IptablesTable, type JumpEntry } from '@netledger/model';
+import {
+  chainKey,
+  NetledgerError,
+  type ChainEntry,
+  type IptablesTable,
+  type JumpEntry,
+  type NodeState,
+} from '@netledger/model';
+import { KUBE_PROXY_CHAINS } from '../kube-proxy/constants';
 
 /** One table of an iptables-save (or iptables-restore) text: chains in order, rules in order. */
 export interface SavedTable {
@@ -79,7 +87,26 @@ export function ownedIptables(
   return { chains, jumps };
 }
 
-/** The chains kube-proxy and flannel create: the ones Netledger programs and garbage-collects. */
+/** kube-proxy's top-level chains; KUBE-FIREWALL is owned where a desired state holds it (ownsChain). */
+const TOP_LEVEL_CHAINS: ReadonlySet<string> = new Set(KUBE_PROXY_CHAINS);
+/** A service port's chains: the family, then 16 characters of base32 of a sha256 (chain-names.ts). */
+const HASHED_CHAIN = /^KUBE-(SVC|SVL|EXT|FW|SEP)-[A-Z2-7]{16}$/;
+
+/**
+ * The chains Netledger owns whether or not the desired state holds them (it garbage-collects
+ * them): kube-proxy's top-level chains, the hashed per-service families, and flannel's FLANNEL-*.
+ * Every other chain is left alone, however it is named: kubelet's KUBE-KUBELET-CANARY,
+ * kube-proxy's KUBE-PROXY-CANARY, another agent's.
+ */
 export function isNetledgerChain(name: string): boolean {
-  return /^(KUBE-|FLANNEL-)/.test(name);
+  return TOP_LEVEL_CHAINS.has(name) || HASHED_CHAIN.test(name) || name.startsWith('FLANNEL-');
+}
+
+/** Whether Netledger owns `chain` on a host whose desired state is `desired`. */
+export function ownsChain(desired: NodeState, chain: string): boolean {
+  return (
+    isNetledgerChain(chain) ||
+    desired.chains.has(chainKey({ table: 'filter', chain })) ||
+    desired.chains.has(chainKey({ table: 'nat', chain }))
+  );
 }

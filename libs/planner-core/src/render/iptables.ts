@@ -1,4 +1,12 @@
-import type { ChainChange, IptablesTable, JumpEntry, NodeDiff, NodeState } from '@netledger/model';
+import {
+  chainKey,
+  type ChainChange,
+  type ChainEntry,
+  type IptablesTable,
+  type JumpEntry,
+  type NodeDiff,
+  type NodeState,
+} from '@netledger/model';
 
 const TABLES: readonly IptablesTable[] = ['filter', 'nat'];
 
@@ -26,8 +34,11 @@ export function renderStateRestore(state: NodeState): string {
  * NOTE: order matters. Jumps are removed first and chains deleted last (`-X` fails while any rule
  * still jumps to the chain); rewritten chains are declared (which flushes them) before their rules;
  * rule edits run in the diff's order, their positions counting from the chain's state at that point.
+ * Given the state the diff applies to (`from`), a rule is deleted by its text, not its position,
+ * where the text is unique in the chain: on a host whose chain is not what `from` says, the
+ * transaction then fails (and the executor reconciles) instead of deleting another rule.
  */
-export function renderDiffRestore(diff: NodeDiff): string {
+export function renderDiffRestore(diff: NodeDiff, from?: NodeState): string {
   const lines: string[] = [];
   for (const table of TABLES) {
     const changes = diff.chains.filter((c) => c.table === table);
@@ -37,7 +48,7 @@ export function renderDiffRestore(diff: NodeDiff): string {
     lines.push(`*${table}`);
     for (const c of changes) if (c.op !== 'edit') lines.push(`:${c.chain} - [0:0]`);
     for (const j of removeJumps) lines.push(`-D ${j.chain} ${j.rule}`);
-    for (const c of changes) lines.push(...changeLines(c));
+    for (const c of changes) lines.push(...changeLines(c, from?.chains.get(chainKey(c))));
     // Prepended jumps go in reverse, so that the first in the state ends up first in the chain.
     for (const j of [...addJumps].reverse())
       if (j.position === 'prepend') lines.push(`-I ${j.chain} 1 ${j.rule}`);
@@ -48,15 +59,25 @@ export function renderDiffRestore(diff: NodeDiff): string {
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
-function changeLines(c: ChainChange): string[] {
+function changeLines(c: ChainChange, from: ChainEntry | undefined): string[] {
   switch (c.op) {
     case 'set':
       return c.rules.map((r) => `-A ${c.chain} ${r}`);
-    case 'edit':
-      // iptables numbers rules from 1.
-      return c.edits.map((e) =>
-        e.op === 'delete' ? `-D ${c.chain} ${e.at + 1}` : `-I ${c.chain} ${e.at + 1} ${e.rule}`,
-      );
+    case 'edit': {
+      // iptables numbers rules from 1. The chain is followed through the edits to know each
+      // deleted rule's text.
+      const rules = from ? [...from.rules] : undefined;
+      return c.edits.map((e) => {
+        if (e.op === 'insert') {
+          rules?.splice(e.at, 0, e.rule);
+          return `-I ${c.chain} ${e.at + 1} ${e.rule}`;
+        }
+        const rule = rules?.[e.at];
+        const unique = rule !== undefined && rules!.indexOf(rule) === rules!.lastIndexOf(rule);
+        rules?.splice(e.at, 1);
+        return unique ? `-D ${c.chain} ${rule}` : `-D ${c.chain} ${e.at + 1}`;
+      });
+    }
     case 'delete':
       return [];
   }

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, type NodeState } from '@netledger/model';
+import { diffNodeStates, NetworkPlanner, nodeStateOf, ownsChain } from '@netledger/planner-core';
+import { asHostPrints, driftCount, LinuxHost, reconcileDiff } from '@netledger/dataplane';
+import { canUseNetns, TestNamespace } from '../support/netns';
+import { node, service, slice } from '../support/kube';
+
+/*
+ * What the executor's host may and may not touch, on a real kernel (a network namespace this test
+ * makes and removes): chains of others stay, a rule is deleted by its text, and a new VTEP MAC
+ * keeps the neighbour entries the kernel flushes with it.
+ */
+describe.skipIf(!canUseNetns)('the host touches only what it owns (network namespace)', () => {
+  let ns: TestNamespace;
+  let host: LinuxHost;
+  let desired: NodeState = EMPTY_NODE_STATE;
+  const planner = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] });
+  const save = () => ns.exec('iptables-save', []);
+  const natRules = (chain: string) =>
+    save()
+      .split('\n')
+      .filter((l) => l.startsWith(`-A ${chain} `));
+
+  beforeAll(async () => {
+    ns = new TestNamespace('safe');
+    host = new LinuxHost({
+      netns: ns.name,
+      device: () => 'flannel.1',
+      ownsRoute: (r) => r.dst.startsWith('10.244.'),
+      ownsChain: (c) => ownsChain(desired, c),
+    });
+    ns.exec('ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
+    ns.exec('ip', ['addr', 'add', '198.18.0.11/24', 'dev', 'u0']);
+    ns.exec('ip', ['link', 'set', 'u0', 'up']);
+    planner.upsert(node('node-a', '198.18.0.11', '10.244.1.0/24'));
+    planner.upsert(node('node-b', '198.18.0.12', '10.244.2.0/24'));
+    planner.upsert(node('node-c', '198.18.0.13', '10.244.3.0/24'));
+    // Ten services: KUBE-SERVICES is long enough to be changed by rule edits.
+    for (let i = 0; i < 10; i++) {
+      planner.upsert(service('default', `web${i}`, { clusterIP: `10.96.0.${10 + i}` }));
+      planner.upsert(
+        slice(
+          'default',
+          `web${i}-1`,
+          `web${i}`,
+          [{ name: 'p80', port: 8080 }],
+          [{ ip: `10.244.2.${i + 5}` }],
+        ),
+      );
+    }
+    desired = nodeStateOf(planner.planNode('node-a'));
+    await host.apply(diffNodeStates(EMPTY_NODE_STATE, desired), EMPTY_NODE_STATE);
+  });
+  afterAll(() => ns?.remove());
+
+  it("leaves kubelet's canary, kube-proxy's canary and another agent's chain and jump alone", async () => {
+    for (const table of ['filter', 'nat', 'mangle'])
+      ns.exec('iptables', ['-t', table, '-N', 'KUBE-KUBELET-CANARY']);
+    ns.exec('iptables', ['-t', 'nat', '-N', 'KUBE-PROXY-CANARY']);
+    ns.exec('iptables', ['-N', 'OTHER-AGENT']);
+    ns.exec('iptables', ['-A', 'OTHER-AGENT', '-s', '198.18.0.99', '-j', 'DROP']);
+    ns.exec('iptables', ['-I', 'INPUT', '1', '-j', 'OTHER-AGENT']);
+    const actual = await host.read();
+    const diff = reconcileDiff(actual, desired);
+    expect(driftCount(diff)).toBe(0);
+    await host.apply(diff, actual);
+    const text = save();
+    expect(text.match(/^:KUBE-KUBELET-CANARY /gm)).toHaveLength(3);
+    expect(text).toMatch(/^:KUBE-PROXY-CANARY /m);
+    expect(text).toMatch(/^-A INPUT -j OTHER-AGENT$/m);
+    expect(text).toMatch(/^-A OTHER-AGENT -s 198.18.0.99\/32 -j DROP$/m);
+  });
+
+  it('deletes the rule it means, by its text, when the chain was edited behind its back', async () => {
+    const before = desired;
+    const rules = natRules('KUBE-SERVICES');
+    // Someone deletes the first rule of KUBE-SERVICES; the next plan drops web7.
+    ns.exec('iptables', ['-t', 'nat', '-D', 'KUBE-SERVICES', '1']);
+    planner.remove('Service', 'default', 'web7');
+    desired = nodeStateOf(planner.planNode('node-a'));
+    const diff = diffNodeStates(before, desired);
+    expect(diff.chains.find((c) => c.chain === 'KUBE-SERVICES')?.op).toBe('edit');
+    await host.apply(diff, before);
+    // By position, the rule after web7's would have gone instead; by text, only web7's went.
+    expect(natRules('KUBE-SERVICES')).toEqual(rules.slice(1).filter((r) => !r.includes('10.96.0.17/32')));
+    // The drift the other party made is found and repaired.
+    const actual = await host.read();
+    const repair = reconcileDiff(actual, desired);
+    expect(driftCount(repair)).toBe(1);
+    await host.apply(repair, actual);
+    expect(driftCount(reconcileDiff(await host.read(), desired))).toBe(0);
+  });
+
+  it('a new VTEP MAC keeps every neighbour entry on the device', async () => {
+    const device = desired.devices.get('flannel.1')!;
+    const neighbours = [...desired.neighbours.values()].filter((n) => n.dev === 'flannel.1');
+    expect(neighbours.length).toBe(2);
+    const after: NodeState = {
+      ...desired,
+      devices: new Map([['flannel.1', { ...device, mac: '0e:00:00:00:00:42' }]]),
+    };
+    await host.apply(diffNodeStates(desired, after), desired);
+    desired = after;
+    const read = await host.read();
+    expect(read.devices.get('flannel.1')?.mac).toBe('0e:00:00:00:00:42');
+    expect([...read.neighbours.keys()].sort()).toEqual([...asHostPrints(after).neighbours.keys()].sort());
+    expect(driftCount(reconcileDiff(read, after))).toBe(0);
+  });
+});
