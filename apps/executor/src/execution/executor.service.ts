@@ -9,6 +9,8 @@ import {
 } from '@nestjs/common';
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
 import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
+import { EMPTY_NODE_STATE } from '@netledger/model';
+import { ownsChain } from '@netledger/planner-core';
 import { HealthRegistry, KafkaConnection, Metrics, retryUntilDone } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
@@ -55,8 +57,11 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     });
     health.register({
       name: 'executor',
+      // Says exactly what keeps the node from its plan: catching up, no plan for it, a pending revision.
       check: async () => {
-        if (!this.started) throw new Error('not synced with its node yet');
+        if (!this.started) throw new Error('catching up with the plan topic');
+        const why = this.executor?.notReady;
+        if (why) throw new Error(why);
       },
     });
   }
@@ -87,6 +92,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
 
   private async teardown(): Promise<void> {
     this.started = false;
+    this.executor?.stop();
     clearInterval(this.driftTimer);
     await this.feed?.stop().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
@@ -136,6 +142,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
             ...(this.settings.netns ? { netns: this.settings.netns } : {}),
             device: desiredDevice,
             ownsRoute: (r) => this.executor?.desiredState.routes.has(r.dst) ?? false,
+            ownsChain: (c) => ownsChain(this.executor?.desiredState ?? EMPTY_NODE_STATE, c),
           });
     this.producer = this.kafka.kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -166,37 +173,43 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     this.executor = executor;
     await executor.start();
     let gap = false;
+    let live = false;
+    // A handler that throws would stop the consumer on the same message at every start: each
+    // logs what failed and lets the executor's own state (pending, gap) bring it back.
+    const guarded =
+      <A extends unknown[]>(what: string, handler: (...args: A) => Promise<void>) =>
+      async (...args: A) => {
+        try {
+          await handler(...args);
+        } catch (error) {
+          this.logger.error(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      };
     await feed.start(() => executor.bookRevision, {
-      catchUp: async (change) => {
+      catchUp: guarded('catching up', async (change) => {
         if (!(await executor.fold(change))) gap = true;
-      },
-      caughtUp: async () => {
+      }),
+      caughtUp: guarded('caught up', async () => {
+        live = true;
+        this.started = true;
         if (gap) {
           this.logger.warn(
-            `the plan topic does not reach back to revision ${executor.bookRevision + 1}: resync`,
+            `the plan topic does not give revision ${executor.bookRevision + 1} whole: resync`,
           );
           await executor.resyncNow('plan topic behind the book');
         } else await executor.converge('caught up');
-        this.started = executor.isConverged;
         this.logger.log(
-          `${node}: at plan revision ${executor.appliedRevision}${this.settings.netns ? ` (programming netns ${this.settings.netns})` : ''}`,
+          `${node}: at plan revision ${executor.appliedRevision}${executor.notReady ? ` (not ready: ${executor.notReady})` : ''}${this.settings.netns ? ` (programming netns ${this.settings.netns})` : ''}`,
         );
-      },
-      live: async (change) => {
-        try {
-          await executor.handle(change);
-          this.started = executor.isConverged;
-        } catch (error) {
-          // Retries are exhausted: the next change or drift check will find the host behind.
-          this.logger.error(
-            `plan change ${change.change.revision} failed: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
-      },
-      invalid: async (error, offset) => {
+      }),
+      live: guarded('plan change', (change) => executor.handle(change)),
+      invalid: guarded('refused message', async (error, offset) => {
         this.refused.inc();
         this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
-      },
+        // Every plan change holds this node's part: one it cannot read leaves it behind.
+        if (live) await executor.resyncNow('a plan message could not be read');
+        else gap = true;
+      }),
       stopped: (error) => this.restartAfterStop(error),
     });
     if (this.settings.driftIntervalMs > 0) {
@@ -211,6 +224,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.executor?.stop();
     await this.running;
     clearInterval(this.driftTimer);
     await this.feed?.stop();

@@ -23,17 +23,22 @@ export interface NodeExecutorDeps {
   readonly saveRevision: (revision: number) => Promise<void>;
   readonly report: (status: ExecutorStatus) => Promise<void>;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
+  /** Attempts of one apply before the revision is left pending (and retried on a timer). */
   readonly retries?: number;
   readonly backoffMs?: number;
+  /** Longest wait between two attempts at a pending revision (capped exponential backoff). */
+  readonly maxBackoffMs?: number;
 }
 
 /**
  * The executor's decisions, apart from Kafka. It keeps the plan limited to its node (a PlanBook:
  * the shared tables and peers, its own manifest) and derives each change's diff for its node
- * from it. The host is touched only once the book is known to be complete: after catching up
- * (`converge`), each change is applied as a diff; a gap or an unresolvable change resyncs from
- * the API's snapshot. A failed apply is retried with backoff, each retry reading the host back
- * and reconciling it with the state the change leads to, so a half-done apply is finished.
+ * from it. The host is touched only once the book is known to be complete and to hold this
+ * node: after catching up (`converge`), each change is applied as a diff; a gap or an
+ * unresolvable change resyncs from the API's snapshot. A failed apply is retried with backoff,
+ * each retry reading the host back and reconciling it with the state the change leads to, so a
+ * half-done apply is finished; when the attempts run out the revision stays pending, and a timer
+ * (capped backoff) reconciles the host with the latest plan until it succeeds.
  */
 export class NodeExecutor {
   private book: PlanBook;
@@ -46,9 +51,26 @@ export class NodeExecutor {
   private resyncs = 0;
   private drift = { found: 0, repaired: 0, checkedAt: null as string | null };
   private queue: Promise<unknown> = Promise.resolve();
+  /** Why the host is not at the plan now (undefined: it is, or nothing is known yet). */
+  private waiting: string | undefined = 'not caught up with the plan yet';
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  private stopped = false;
 
   constructor(private readonly deps: NodeExecutorDeps) {
     this.book = new PlanBook({ only: deps.node });
+    this.retryDelay = deps.backoffMs ?? 200;
+  }
+
+  /** Why the executor is not ready (undefined when the host holds the latest plan it knows). */
+  get notReady(): string | undefined {
+    return this.converged ? undefined : this.waiting;
+  }
+
+  /** Stops the retry timer (the process is stopping). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
   }
 
   get appliedRevision(): number {
@@ -82,14 +104,14 @@ export class NodeExecutor {
     return this.serial(async () => {
       if (received.change.revision <= this.book.revision) return true;
       if (received.change.revision !== this.book.revision + 1) return false;
-      this.book.apply(received.change, (d) => received.fragments.get(d));
-      return true;
+      // A change that does not resolve is a gap: the caller resyncs rather than stopping here.
+      return this.moveBook(received);
     });
   }
 
   /** Brings the host to the book's state of the node (after catching up, or a resync). */
   converge(why: string): Promise<void> {
-    return this.serial(() => this.reconcile(why));
+    return this.serial(() => this.tryReconcile(why));
   }
 
   /** Handles one change, in order with everything else. */
@@ -97,12 +119,19 @@ export class NodeExecutor {
     return this.serial(async () => {
       const { change } = received;
       if (change.revision <= this.book.revision) return; // a duplicate, or older than the snapshot
-      if (change.revision !== this.book.revision + 1 || !this.converged) {
+      if (change.revision !== this.book.revision + 1) {
         this.deps.log?.(
           'warn',
           `plan change ${change.revision} does not follow revision ${this.book.revision}: resync`,
         );
         await this.resync('gap');
+        return;
+      }
+      if (!this.converged) {
+        // Behind (a pending revision, or no plan for this node yet): the book moves on and the
+        // host is reconciled with it whole, never diffed from a state it may not hold.
+        if (!this.moveBook(received)) await this.resync('unresolvable change');
+        else await this.tryReconcile(this.waiting ?? 'behind');
         return;
       }
       let diff: NodeDiff;
@@ -173,11 +202,60 @@ export class NodeExecutor {
       } catch (error) {
         this.lastError = error instanceof Error ? error.message : String(error);
         this.deps.log?.('warn', `revision ${revision}, attempt ${attempt + 1}: ${this.lastError}`);
+        if (attempt >= retries) {
+          this.pending(`revision ${revision} failed: ${this.lastError}`);
+          await this.report();
+          return;
+        }
         await this.report();
-        if (attempt >= retries) throw error;
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
+        delay = Math.min(delay * 2, this.deps.maxBackoffMs ?? 30_000);
       }
+    }
+  }
+
+  /** Applies a change to the book alone; false, the book unchanged, when it does not resolve. */
+  private moveBook(received: ReceivedChange): boolean {
+    try {
+      this.book.apply(received.change, (d) => received.fragments.get(d));
+      return true;
+    } catch (error) {
+      this.deps.log?.(
+        'warn',
+        `plan change ${received.change.revision} cannot be resolved (${String(error)})`,
+      );
+      return false;
+    }
+  }
+
+  /**
+   * The host is not at the plan and the last attempt failed: reconcile it with the latest plan
+   * on a timer, backing off up to maxBackoffMs, until it succeeds. Drift checks wait meanwhile.
+   */
+  private pending(why: string): void {
+    this.converged = false;
+    this.waiting = why;
+    if (this.retryTimer || this.stopped) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, this.deps.maxBackoffMs ?? 30_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.serial(async () => {
+        if (!this.converged) await this.tryReconcile(`retry (${why})`);
+      });
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  /** Reconciles; a failure leaves the revision pending (retried), it never throws. */
+  private async tryReconcile(why: string): Promise<void> {
+    try {
+      await this.reconcile(why);
+    } catch (error) {
+      this.lastError = error instanceof Error ? error.message : String(error);
+      this.deps.log?.('warn', `${why}: reconciling failed: ${this.lastError}`);
+      this.pending(`reconciling with revision ${this.book.revision} failed: ${this.lastError}`);
+      await this.report().catch(() => undefined);
     }
   }
 
@@ -198,16 +276,34 @@ export class NodeExecutor {
 
   private async resync(why: string): Promise<void> {
     this.converged = false;
-    if (await this.loadSnapshot(why)) await this.reconcile(why);
+    this.waiting = `${why}: waiting for a plan snapshot after revision ${this.book.revision}`;
+    if (await this.loadSnapshot(why)) await this.tryReconcile(why);
   }
 
+  /**
+   * Brings the host to the book's state of this node. Never towards a plan that does not hold
+   * the node (an empty or truncated plan topic, no snapshot): that state is unknown, not empty,
+   * and the host is left as it is.
+   */
   private async reconcile(why: string): Promise<void> {
+    if (!this.book.hasNode(this.deps.node)) {
+      this.converged = false;
+      this.waiting = `no desired state: plan revision ${this.book.revision} does not hold node ${this.deps.node}`;
+      this.deps.log?.('warn', `${why}: ${this.waiting}; the host is left as it is`);
+      await this.report();
+      return;
+    }
     const desired = this.book.stateOf(this.deps.node);
     const actual = await this.deps.host.read();
     const diff = reconcileDiff(actual, desired);
     await this.deps.host.apply(diff, actual);
     this.desired = desired;
     this.converged = true;
+    this.waiting = undefined;
+    this.lastError = null;
+    this.retryDelay = this.deps.backoffMs ?? 200;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.applied = this.book.revision;
     this.deps.log?.(
       'info',

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_PROXY_CONFIG, type NodeState, type PlanChange } from '@netledger/model';
 import {
   encodePlanChange,
@@ -65,7 +65,7 @@ function steps(): Step[] {
   return out;
 }
 
-function executor(offer: { snapshot?: ReceivedChange } = {}) {
+function executor(offer: { snapshot?: ReceivedChange } = {}, options: { maxBackoffMs?: number } = {}) {
   const host = new RecordingHost();
   const reports: ExecutorStatus[] = [];
   const saved: number[] = [];
@@ -76,13 +76,14 @@ function executor(offer: { snapshot?: ReceivedChange } = {}) {
     saveRevision: async (r) => void saved.push(r),
     report: async (s) => void reports.push(s),
     backoffMs: 1,
+    ...options,
   });
   return { x, host, reports, saved };
 }
 
 /** An executor that started with nothing to catch up on (an empty plan topic). */
-async function started(offer: { snapshot?: ReceivedChange } = {}) {
-  const e = executor(offer);
+async function started(offer: { snapshot?: ReceivedChange } = {}, options: { maxBackoffMs?: number } = {}) {
+  const e = executor(offer, options);
   await e.x.start();
   await e.x.converge('caught up');
   return e;
@@ -94,8 +95,9 @@ describe('NodeExecutor', () => {
     const { x, host, saved } = await started();
     for (const step of s) await x.handle(step.change);
     expect(x.appliedRevision).toBe(3);
-    expect(saved).toEqual([0, 1, 2, 3]);
-    expect(nodeStatesEqual(host.state, s[2]!.state)).toBe(true);
+    // The empty topic gave no state for node-a: nothing was applied or saved before revision 1.
+    expect(saved).toEqual([1, 2, 3]);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!.state))).toBe(true);
     // Read back as a host prints it (flannel's appended jumps included), it is what was applied.
     expect(await x.checkDrift()).toBe(0);
   });
@@ -178,6 +180,58 @@ describe('NodeExecutor', () => {
     expect(reports.some((r) => r.lastError === 'injected failure')).toBe(true);
     expect(reports.at(-1)!.lastError).toBeNull();
     expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[1]!.state))).toBe(true);
+  });
+
+  it('never touches a host whose desired state it does not know: an empty topic, no snapshot', async () => {
+    const s = steps();
+    const { x, host } = executor();
+    // What the node ran before a restart (a kube-proxy, or an earlier executor): it stays.
+    host.state = s[1]!.state;
+    await x.start();
+    await x.converge('caught up');
+    expect(host.log).toEqual([]);
+    expect(host.state).toBe(s[1]!.state);
+    expect(x.isConverged).toBe(false);
+    expect(x.notReady).toMatch(/no desired state: plan revision 0 does not hold node node-a/);
+    expect(await x.checkDrift()).toBe(0);
+    expect(host.log).toEqual([]);
+    // The first plan that holds the node brings the host to it.
+    await x.handle(s[0]!.change);
+    expect(x.notReady).toBeUndefined();
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[0]!.state))).toBe(true);
+  });
+
+  it('a revision that keeps failing stays pending and is retried until the host takes it', async () => {
+    const s = steps();
+    const { x, host, reports } = await started({}, { maxBackoffMs: 20 });
+    await x.handle(s[0]!.change);
+    host.fail = 1_000; // the host refuses everything for now
+    await x.handle(s[1]!.change);
+    expect(x.appliedRevision).toBe(1);
+    expect(x.notReady).toMatch(/revision 2 failed: injected failure/);
+    expect(reports.at(-1)!.lastError).toBe('injected failure');
+    // A drift check never "repairs" towards the state the failed revision left behind.
+    const log = host.log.length;
+    expect(await x.checkDrift()).toBe(0);
+    // The next change moves the plan on while the host still fails.
+    await x.handle(s[2]!.change);
+    expect(x.appliedRevision).toBe(1);
+    expect(host.log.length).toBe(log);
+    host.fail = 0;
+    await vi.waitFor(() => expect(x.appliedRevision).toBe(3), { timeout: 2000 });
+    expect(x.notReady).toBeUndefined();
+    expect(reports.at(-1)!.lastError).toBeNull();
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!.state))).toBe(true);
+    x.stop();
+  });
+
+  it('a change that does not resolve while catching up is a gap, not an exception', async () => {
+    const s = steps();
+    const { x, host } = executor();
+    await x.start();
+    expect(await x.fold(s[0]!.change)).toBe(true);
+    expect(await x.fold({ change: s[1]!.change.change, fragments: new Map() })).toBe(false);
+    expect(host.log).toEqual([]);
   });
 
   it('finds drift, repairs it, and reports it', async () => {
