@@ -1,5 +1,3 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import {
   ConsoleLogger,
   Inject,
@@ -18,6 +16,10 @@ import { EXECUTOR_SETTINGS, type ExecutorSettings } from '../executor-settings';
 import { ApiPlanSource } from './api-plan-source';
 import { NodeExecutor, type ExecutorStatus } from './node-executor';
 import { NodeFeed } from './node-feed';
+import { PlanFile } from './plan-file';
+
+/** The plan kept on the node is written at most this often (a K8s-max node's is ~40 MB). */
+const PLAN_FILE_EVERY_MS = 10_000;
 
 /** Wires the node executor to Kafka, the host, its state file and node-status. */
 @Injectable()
@@ -26,6 +28,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   private feed: NodeFeed | undefined;
   private producer: Producer | undefined;
   private executor: NodeExecutor | undefined;
+  private planFile: PlanFile | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private started = false;
   private readonly appliedRevision: Gauge;
@@ -158,6 +161,14 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     );
     const feed = this.feed;
     const api = this.settings.api && new ApiPlanSource(this.settings.api.url, this.settings.api.token, node);
+    const planFile = new PlanFile(
+      this.settings.stateFile,
+      node,
+      () => this.executor?.heldPlan(),
+      PLAN_FILE_EVERY_MS,
+      (message) => this.logger.warn(message),
+    );
+    this.planFile = planFile;
     const executor = new NodeExecutor({
       node,
       host: this.host,
@@ -166,12 +177,12 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
           this.logger.warn(`the API gave no plan: ${error instanceof Error ? error.message : String(error)}`);
           return undefined;
         }),
-      saveRevision: (revision) => this.saveRevision(revision),
+      saveRevision: async () => planFile.changed(),
       report: (status) => this.report(status, topics.nodeStatus),
       log: (level, message) => (level === 'warn' ? this.logger.warn(message) : this.logger.log(message)),
     });
     this.executor = executor;
-    await executor.start();
+    await executor.start(await planFile.read());
     let gap = false;
     let live = false;
     // A handler that throws would stop the consumer on the same message at every start: each
@@ -228,6 +239,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     await this.running;
     clearInterval(this.driftTimer);
     await this.feed?.stop();
+    await this.planFile?.flush();
     await this.producer?.disconnect();
   }
 
@@ -244,13 +256,5 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
       acks: -1,
       messages: [{ key: status.node, value: JSON.stringify(status) }],
     });
-  }
-
-  /** Written to a temporary file and renamed, so a crash never leaves half a state file. */
-  private async saveRevision(revision: number): Promise<void> {
-    const file = this.settings.stateFile;
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(`${file}.tmp`, JSON.stringify({ node: this.settings.node, revision }));
-    await rename(`${file}.tmp`, file);
   }
 }

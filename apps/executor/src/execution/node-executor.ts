@@ -1,6 +1,12 @@
 import { applyForNode, applyNodeDiff, PlanBook } from '@netledger/planner-core';
-import { EMPTY_NODE_STATE, isEmptyDiff, type NodeDiff, type NodeState } from '@netledger/model';
-import type { ReceivedChange } from '@netledger/messaging';
+import {
+  EMPTY_NODE_STATE,
+  isEmptyDiff,
+  type NodeDiff,
+  type NodeState,
+  type PlanChange,
+} from '@netledger/model';
+import type { FragmentJson, ReceivedChange } from '@netledger/messaging';
 import { driftCount, reconcileDiff, type DataplaneHost } from '@netledger/dataplane';
 
 /** What the executor reports (node-status). */
@@ -19,7 +25,7 @@ export interface NodeExecutorDeps {
   readonly host: DataplaneHost;
   /** The plan as this node's executor keeps it, at the latest revision (the API), if reachable. */
   readonly loadSnapshot: () => Promise<ReceivedChange | undefined>;
-  /** Remembers the applied revision (a small state file). */
+  /** The host now holds this revision (the process keeps the plan on the node, see heldPlan). */
   readonly saveRevision: (revision: number) => Promise<void>;
   readonly report: (status: ExecutorStatus) => Promise<void>;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
@@ -91,9 +97,27 @@ export class NodeExecutor {
     return this.converged;
   }
 
-  /** At start: takes the API's snapshot of the plan, if there is one; the host is not touched. */
-  async start(): Promise<void> {
-    await this.serial(() => this.loadSnapshot('start'));
+  /**
+   * At start: takes the plan this node last brought its host to (kept on the node, so a restart
+   * needs no network Netledger programs), then the API's snapshot if that is newer; the host is
+   * not touched.
+   */
+  async start(kept?: ReceivedChange): Promise<void> {
+    await this.serial(async () => {
+      if (kept) this.takeSnapshot(kept, 'the plan kept on the node');
+      await this.loadSnapshot('start');
+    });
+  }
+
+  /** The plan the host holds now, for keeping on the node (undefined while not converged). */
+  heldPlan(): { change: PlanChange; fragments: FragmentJson[] } | undefined {
+    if (!this.converged) return undefined;
+    const change = this.book.snapshot(this.deps.node);
+    const fragments = change.fragments.map((digest) => {
+      const { kind, value } = this.book.fragment(digest)!;
+      return { digest, kind, json: JSON.stringify(value) };
+    });
+    return { change, fragments };
   }
 
   /**
@@ -267,11 +291,22 @@ export class NodeExecutor {
         this.deps.log?.('warn', `${why}: no snapshot after revision ${this.book.revision}`);
       return false;
     }
-    const book = new PlanBook({ revision: snapshot.change.revision - 1, only: this.deps.node });
-    book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
-    this.book = book;
+    if (!this.takeSnapshot(snapshot, 'the API')) return false;
     this.resyncs++;
     return true;
+  }
+
+  /** Replaces the book with a snapshot of the plan; false (book kept) when it does not resolve. */
+  private takeSnapshot(snapshot: ReceivedChange, from: string): boolean {
+    try {
+      const book = new PlanBook({ revision: snapshot.change.revision - 1, only: this.deps.node });
+      book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
+      this.book = book;
+      return true;
+    } catch (error) {
+      this.deps.log?.('warn', `the plan from ${from} does not resolve (${String(error)}): not taken`);
+      return false;
+    }
   }
 
   private async resync(why: string): Promise<void> {

@@ -201,6 +201,29 @@ describe('NodeExecutor', () => {
     expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[0]!.state))).toBe(true);
   });
 
+  it('restarts from the plan kept on the node: no API, an empty topic, and nothing on the host changes', async () => {
+    const s = steps();
+    const first = await started();
+    await first.x.handle(s[0]!.change);
+    await first.x.handle(s[1]!.change);
+    const held = first.x.heldPlan()!;
+    const kept = new PlanAssembler('node-a').add(
+      encodePlanChange(held.change, held.fragments, Number.POSITIVE_INFINITY)[0]!.value,
+    )!;
+    // The restart: the same host, no snapshot from anywhere, nothing on the topic.
+    const { x, host } = executor();
+    host.state = first.host.state;
+    const before = host.state;
+    await x.start(kept);
+    expect(x.bookRevision).toBe(2);
+    await x.converge('caught up');
+    expect(x.notReady).toBeUndefined();
+    expect(x.appliedRevision).toBe(2);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(before))).toBe(true);
+    await x.handle(s[2]!.change);
+    expect(nodeStatesEqual(asHostPrints(host.state), asHostPrints(s[2]!.state))).toBe(true);
+  });
+
   it('a revision that keeps failing stays pending and is retried until the host takes it', async () => {
     const s = steps();
     const { x, host, reports } = await started({}, { maxBackoffMs: 20 });
