@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topicNames } from '@netledger/messaging';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
@@ -22,6 +23,12 @@ import { rawNode, rawService, rawSlice } from '../support/kube';
  * node without endpoints, a NodePort on a node's underlay address, an endpoint leaving, a node
  * leaving. Every namespace is removed afterwards, also when something fails.
  */
+/** Service web's endpoints: pod-11 on node-a, pod-21 on node-b. */
+const POD_11 = { ip: '10.244.1.11', node: 'node-a' };
+const POD_21 = { ip: '10.244.2.11', node: 'node-b' };
+const webSlice = (...endpoints: { ip: string; node: string }[]) =>
+  rawSlice('default', 'web-1', 'web', [{ name: 'http', port: 8080 }], endpoints) as Record<string, unknown>;
+
 describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () => {
   const nodes = [
     { name: 'node-a', n: 1 },
@@ -36,6 +43,21 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   let pipeline: Awaited<ReturnType<typeof testPipeline>>;
   let ingester: RunningService;
   let planner: RunningService;
+
+  let stateDir: string;
+
+  /** An executor for a node, with the pipeline's settings unless told otherwise. */
+  const startExecutor = (name: string, overrides: Record<string, string> = {}) => {
+    const executorEnv = {
+      ...pipeline.env,
+      NODE_NAME: name,
+      NETNS: nodeNs.get(name)!.name,
+      STATE_FILE: join(stateDir, `${name}.json`),
+      DRIFT_INTERVAL_MS: '0',
+      ...overrides,
+    };
+    return runService('executor', 0, () => ExecutorModule.forRoot(executorEnv), executorEnv);
+  };
 
   const ns = (prefix: string) => {
     const created = new TestNamespace(prefix);
@@ -124,34 +146,11 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
         ports: [{ name: 'http', port: 80, nodePort: 30080 }],
       }) as Record<string, unknown>,
     );
-    apiserver.apply(
-      rawSlice(
-        'default',
-        'web-1',
-        'web',
-        [{ name: 'http', port: 8080 }],
-        [
-          { ip: '10.244.1.11', node: 'node-a' },
-          { ip: '10.244.2.11', node: 'node-b' },
-        ],
-      ) as Record<string, unknown>,
-    );
+    apiserver.apply(webSlice(POD_11, POD_21));
     ingester = await runService('ingester', 0, () => IngesterModule.forRoot(env), env);
     planner = await runService('planner', 0, () => PlannerModule.forRoot(env), env);
-    const stateDir = mkdtempSync(join(tmpdir(), 'nl-executor-'));
-    for (const { name } of nodes) {
-      const executorEnv = {
-        ...env,
-        NODE_NAME: name,
-        NETNS: nodeNs.get(name)!.name,
-        STATE_FILE: join(stateDir, `${name}.json`),
-        DRIFT_INTERVAL_MS: '0',
-      };
-      executors.set(
-        name,
-        await runService('executor', 0, () => ExecutorModule.forRoot(executorEnv), executorEnv),
-      );
-    }
+    stateDir = mkdtempSync(join(tmpdir(), 'nl-executor-'));
+    for (const { name } of nodes) executors.set(name, await startExecutor(name));
     await converged();
   });
 
@@ -208,15 +207,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   });
 
   it('after an endpoint is removed, no new connection reaches it', async () => {
-    pipeline.apiserver.apply(
-      rawSlice(
-        'default',
-        'web-1',
-        'web',
-        [{ name: 'http', port: 8080 }],
-        [{ ip: '10.244.1.11', node: 'node-a' }],
-      ) as Record<string, unknown>,
-    );
+    pipeline.apiserver.apply(webSlice(POD_11));
     await new Promise((r) => setTimeout(r, 300));
     await converged();
     const answers = Array.from({ length: 12 }, () => curl('pod-31', 'http://10.96.0.10/'));
@@ -244,5 +235,67 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       expect(node.exec('bridge', ['fdb', 'show', 'dev', 'flannel.1'])).not.toContain('198.18.0.13');
     }
     expect(curl('pod-11', 'http://10.244.2.11:8080/')).toBe('pod-21');
+  });
+
+  it('an executor restarted with no source of its plan touches nothing; with the plan kept on the node it is ready; then it follows the plan again', async () => {
+    const executorOf = (e: RunningService) => e.app.get(ExecutorService).nodeExecutor;
+    // node-a's rules (not their counters or the header's time), and what its pods reach.
+    const rules = () =>
+      nodeNs
+        .get('node-a')!
+        .exec('iptables-save', [])
+        .split('\n')
+        .filter((l) => l.startsWith('-A '));
+    const serving = () => new Set(Array.from({ length: 6 }, () => curl('pod-12', 'http://10.96.0.10/')));
+    await executors.get('node-a')!.stop();
+    const kept = rules();
+    // No API, and a plan topic with nothing on it: no source knows node-a's plan.
+    const empty = `${pipeline.env.NETLEDGER_TOPIC_PREFIX}-empty`;
+    const admin = pipeline.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: topicNames(empty).plan, numPartitions: 1 }] });
+    await admin.disconnect();
+    let blind = await startExecutor('node-a', {
+      NETLEDGER_TOPIC_PREFIX: empty,
+      STATE_FILE: join(stateDir, 'node-a-lost.json'),
+    });
+    try {
+      await eventually(
+        () => /no desired state/.test(executorOf(blind)?.notReady ?? ''),
+        'the executor to find no plan for its node',
+        30_000,
+      );
+      expect(rules()).toEqual(kept);
+      expect(serving()).toEqual(new Set(['pod-11']));
+    } finally {
+      await blind.stop();
+    }
+    // The same, with the plan it kept on the node: ready, and still nothing changed.
+    blind = await startExecutor('node-a', { NETLEDGER_TOPIC_PREFIX: empty });
+    try {
+      await eventually(
+        () => executorOf(blind)?.isConverged === true,
+        'the executor to take its kept plan',
+        30_000,
+      );
+      expect(executorOf(blind)!.appliedRevision).toBe(planner.app.get(PlannerService).revision);
+      expect(rules()).toEqual(kept);
+    } finally {
+      await blind.stop();
+    }
+    // Its source back: it follows the plan again.
+    executors.set('node-a', await startExecutor('node-a'));
+    pipeline.apiserver.apply(webSlice(POD_11, POD_21));
+    await new Promise((r) => setTimeout(r, 300));
+    await eventually(
+      () =>
+        ['node-a', 'node-b'].every(
+          (name) =>
+            executorOf(executors.get(name)!)?.appliedRevision === planner.app.get(PlannerService).revision,
+        ),
+      'the executors to converge',
+      60_000,
+    );
+    expect(serving()).toEqual(new Set(['pod-11', 'pod-21']));
   });
 });

@@ -7,8 +7,7 @@ import {
 } from '@nestjs/common';
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
 import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
-import { EMPTY_NODE_STATE } from '@netledger/model';
-import { ownsChain } from '@netledger/planner-core';
+import { isNetledgerChain } from '@netledger/planner-core';
 import { HealthRegistry, KafkaConnection, Metrics, retryUntilDone } from '@netledger/service';
 import { Partitioners, type Producer } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
@@ -135,7 +134,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     } finally {
       await admin.disconnect();
     }
-    const desiredDevice = () => [...(this.executor?.desiredState.devices.keys() ?? [])][0] ?? 'flannel.1';
+    const desiredDevice = () => this.executor?.overlayDevice() ?? 'flannel.1';
     this.host =
       this.settings.backend === 'recording'
         ? new RecordingHost(
@@ -144,8 +143,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
         : new LinuxHost({
             ...(this.settings.netns ? { netns: this.settings.netns } : {}),
             device: desiredDevice,
-            ownsRoute: (r) => this.executor?.desiredState.routes.has(r.dst) ?? false,
-            ownsChain: (c) => ownsChain(this.executor?.desiredState ?? EMPTY_NODE_STATE, c),
+            ownsRoute: (r) => this.executor?.ownsRoute(r.dst) ?? false,
+            ownsChain: (c) => this.executor?.ownsChain(c) ?? isNetledgerChain(c),
           });
     this.producer = this.kafka.kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,

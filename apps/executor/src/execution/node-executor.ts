@@ -1,4 +1,4 @@
-import { applyForNode, applyNodeDiff, PlanBook } from '@netledger/planner-core';
+import { applyForNode, applyNodeDiff, ownsChain, PlanBook } from '@netledger/planner-core';
 import {
   EMPTY_NODE_STATE,
   isEmptyDiff,
@@ -49,6 +49,8 @@ export interface NodeExecutorDeps {
 export class NodeExecutor {
   private book: PlanBook;
   private desired: NodeState = EMPTY_NODE_STATE;
+  /** The state the host is being brought to (reading the host back, its entries are ours too). */
+  private target: NodeState = EMPTY_NODE_STATE;
   /** The host is known to hold `desired` (false until the first convergence). */
   private converged = false;
   private applied = 0;
@@ -90,6 +92,21 @@ export class NodeExecutor {
 
   get desiredState(): NodeState {
     return this.desired;
+  }
+
+  /** Whether a chain on the host is Netledger's: always, or held by the state it has or is given. */
+  ownsChain(chain: string): boolean {
+    return ownsChain(this.desired, chain) || ownsChain(this.target, chain);
+  }
+
+  /** The overlay device (flannel.<VNI>) of the state the host is given, else of the one it has. */
+  overlayDevice(): string | undefined {
+    return [...this.target.devices.keys(), ...this.desired.devices.keys()][0];
+  }
+
+  /** Whether a route off the overlay device is Netledger's (DirectRouting), by the same rule. */
+  ownsRoute(dst: string): boolean {
+    return this.desired.routes.has(dst) || this.target.routes.has(dst);
   }
 
   /** True once the host has been brought to a desired state known to be complete. */
@@ -213,6 +230,7 @@ export class NodeExecutor {
         if (attempt === 0) await this.deps.host.apply(diff, this.desired);
         else {
           // After a failure the host may be anywhere between the two states: finish from what it has.
+          this.target = next;
           const actual = await this.deps.host.read();
           await this.deps.host.apply(reconcileDiff(actual, next), actual);
         }
@@ -329,6 +347,7 @@ export class NodeExecutor {
       return;
     }
     const desired = this.book.stateOf(this.deps.node);
+    this.target = desired;
     const actual = await this.deps.host.read();
     const diff = reconcileDiff(actual, desired);
     await this.deps.host.apply(diff, actual);
