@@ -1,7 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, type NodeState } from '@netledger/model';
-import { diffNodeStates, NetworkPlanner, nodeStateOf, ownsChain } from '@netledger/planner-core';
-import { asHostPrints, driftCount, LinuxHost, reconcileDiff } from '@netledger/dataplane';
+import { encodePlanChange, PlanAssembler } from '@netledger/messaging';
+import {
+  diffNodeStates,
+  NetworkPlanner,
+  nodeStateOf,
+  ownsChain,
+  PlanRecorder,
+} from '@netledger/planner-core';
+import {
+  asHostPrints,
+  driftCount,
+  hostCommands,
+  LinuxHost,
+  reconcileDiff,
+  type CommandRunner,
+} from '@netledger/dataplane';
+import { NodeExecutor } from '../../apps/executor/src/execution/node-executor';
 import { canUseNetns, TestNamespace } from '../support/netns';
 import { node, service, slice } from '../support/kube';
 
@@ -105,5 +120,101 @@ describe.skipIf(!canUseNetns)('the host touches only what it owns (network names
     expect(read.devices.get('flannel.1')?.mac).toBe('0e:00:00:00:00:42');
     expect([...read.neighbours.keys()].sort()).toEqual([...asHostPrints(after).neighbours.keys()].sort());
     expect(driftCount(reconcileDiff(read, after))).toBe(0);
+  });
+});
+
+/*
+ * The executor's retries on a real kernel: a host whose `ip -batch` fails halfway through a
+ * change (after iptables-restore went through) ends at the desired state, and one that keeps
+ * failing leaves the revision pending until it recovers.
+ */
+describe.skipIf(!canUseNetns)('an apply that fails halfway (network namespace)', () => {
+  let ns: TestNamespace;
+  const failing = new Set<string>();
+  let calls = 0;
+  let injected = 0;
+
+  beforeAll(() => {
+    ns = new TestNamespace('fault');
+    ns.exec('ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
+    ns.exec('ip', ['addr', 'add', '198.18.0.11/24', 'dev', 'u0']);
+    ns.exec('ip', ['link', 'set', 'u0', 'up']);
+  });
+  afterAll(() => ns?.remove());
+
+  it('finishes from what the host holds, and a pending revision converges once the host recovers', async () => {
+    const real = hostCommands(ns.name);
+    // Fails the named programs' writes (reads go through), as a host under another agent's lock would.
+    const run: CommandRunner = async (program, args, input) => {
+      calls++;
+      if (failing.has(program) && input !== undefined) {
+        injected++;
+        throw new Error(`injected: ${program} failed`);
+      }
+      return real(program, args, input);
+    };
+    // The host asks the executor what it owns; the executor is made with the host.
+    const owner: { x?: NodeExecutor } = {};
+    const host = new LinuxHost({
+      netns: ns.name,
+      run,
+      device: () => owner.x!.overlayDevice() ?? 'flannel.1',
+      ownsRoute: (r) => owner.x!.ownsRoute(r.dst),
+      ownsChain: (c) => owner.x!.ownsChain(c),
+    });
+    const x = new NodeExecutor({
+      node: 'node-a',
+      host,
+      loadSnapshot: async () => undefined,
+      saveRevision: async () => undefined,
+      report: async () => undefined,
+      backoffMs: 5,
+      maxBackoffMs: 50,
+    });
+    owner.x = x;
+    const model = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] });
+    const recorder = new PlanRecorder();
+    const next = () => {
+      const { change, fragments } = recorder.record(model, model.takeChanges())!;
+      return new PlanAssembler('node-a').add(
+        encodePlanChange(change, fragments, Number.POSITIVE_INFINITY)[0]!.value,
+      )!;
+    };
+    const matches = async () =>
+      driftCount(reconcileDiff(await host.read(), recorder.book.stateOf('node-a'))) === 0;
+
+    model.upsert(node('node-a', '198.18.0.11', '10.244.1.0/24'));
+    model.upsert(node('node-b', '198.18.0.12', '10.244.2.0/24'));
+    model.upsert(service('default', 'web', { clusterIP: '10.96.0.10' }));
+    model.upsert(slice('default', 'web-1', 'web', [{ name: 'p80', port: 8080 }], [{ ip: '10.244.2.5' }]));
+    await x.start();
+    await x.handle(next());
+    expect(x.appliedRevision).toBe(1);
+    expect(await matches()).toBe(true);
+
+    // A node joins (overlay entries) and the service changes (rules): iptables-restore goes
+    // through, the first `ip -batch` fails; the retry reads the host and finishes the change.
+    model.upsert(node('node-c', '198.18.0.13', '10.244.3.0/24'));
+    model.upsert(slice('default', 'web-1', 'web', [{ name: 'p80', port: 8080 }], [{ ip: '10.244.3.5' }]));
+    failing.add('ip');
+    const failUntil = calls + 3;
+    const healing = setInterval(() => calls >= failUntil && failing.delete('ip'), 1);
+    await x.handle(next());
+    clearInterval(healing);
+    expect(injected).toBeGreaterThan(0);
+    expect(x.appliedRevision).toBe(2);
+    expect(await matches()).toBe(true);
+
+    // Now every write fails for longer than the retries last: the revision stays pending.
+    failing.add('ip').add('iptables-restore');
+    model.remove('Node', '', 'node-b');
+    await x.handle(next());
+    expect(x.appliedRevision).toBe(2);
+    expect(x.notReady).toMatch(/revision 3 failed: .*injected/);
+    failing.clear();
+    await vi.waitFor(() => expect(x.appliedRevision).toBe(3), { timeout: 5000 });
+    expect(x.notReady).toBeUndefined();
+    expect(await matches()).toBe(true);
+    x.stop();
   });
 });
