@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '@netledger/messaging';
-import { runService, type RunningService } from '@netledger/service';
+import { Metrics, runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
 import { ExecutorModule } from '../../apps/executor/src/executor.module';
@@ -163,6 +163,20 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     for (const n of namespaces.reverse()) n.remove();
   });
 
+  /** These nodes' executors hold the plan revision the planner made last. */
+  async function convergedOn(names: readonly string[], what: string): Promise<void> {
+    await eventually(
+      () =>
+        names.every(
+          (name) =>
+            executors.get(name)!.app.get(ExecutorService).nodeExecutor?.appliedRevision ===
+            planner.app.get(PlannerService).revision,
+        ),
+      what,
+      60_000,
+    );
+  }
+
   /** Every executor holds the plan revision the planner made last. */
   async function converged(): Promise<void> {
     const plannerService = planner.app.get(PlannerService);
@@ -217,17 +231,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   it('after a node leaves, its routes, neighbours and FDB entries are gone everywhere', async () => {
     pipeline.apiserver.delete('Node', undefined, 'node-c');
     await new Promise((r) => setTimeout(r, 300));
-    const plannerService = planner.app.get(PlannerService);
-    await eventually(
-      () =>
-        ['node-a', 'node-b'].every(
-          (name) =>
-            executors.get(name)!.app.get(ExecutorService).nodeExecutor!.appliedRevision ===
-            plannerService.revision,
-        ),
-      'the remaining executors to converge',
-      60_000,
-    );
+    await convergedOn(['node-a', 'node-b'], 'the remaining executors to converge');
     for (const name of ['node-a', 'node-b']) {
       const node = nodeNs.get(name)!;
       expect(node.exec('ip', ['route', 'show', '10.244.3.0/24'])).toBe('');
@@ -235,6 +239,40 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       expect(node.exec('bridge', ['fdb', 'show', 'dev', 'flannel.1'])).not.toContain('198.18.0.13');
     }
     expect(curl('pod-11', 'http://10.244.2.11:8080/')).toBe('pod-21');
+  });
+
+  it('a message on the plan topic that is not a plan is skipped and counted; the executors stay ready and go on', async () => {
+    const producer = pipeline.kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: pipeline.topics.plan,
+      messages: [
+        { key: 'plan', value: '{"not":"a plan"}', partition: 0 },
+        { key: 'plan', value: 'garbage that is not JSON', partition: 0 },
+      ],
+    });
+    await producer.disconnect();
+    const executorA = executors.get('node-a')!;
+    const refusedOf = () =>
+      executorA.app
+        .get(Metrics)
+        .registry.getSingleMetricAsString('netledger_executor_refused_messages_total');
+    await eventually(
+      async () => /_total 2$/m.test(await refusedOf()),
+      'the executor to refuse both messages',
+      30_000,
+    );
+    expect(executorA.app.get(ExecutorService).nodeExecutor!.notReady).toBeUndefined();
+    pipeline.apiserver.apply(webSlice(POD_11, POD_21));
+    await new Promise((r) => setTimeout(r, 300));
+    await convergedOn(['node-a', 'node-b'], 'the executors to apply the change after the bad messages');
+    expect(new Set(Array.from({ length: 6 }, () => curl('pod-12', 'http://10.96.0.10/')))).toEqual(
+      new Set(['pod-11', 'pod-21']),
+    );
+    // Back to one endpoint, as the next test expects.
+    pipeline.apiserver.apply(webSlice(POD_11));
+    await new Promise((r) => setTimeout(r, 300));
+    await convergedOn(['node-a', 'node-b'], 'the executors to converge');
   });
 
   it('an executor restarted with no source of its plan touches nothing; with the plan kept on the node it is ready; then it follows the plan again', async () => {
@@ -287,15 +325,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     executors.set('node-a', await startExecutor('node-a'));
     pipeline.apiserver.apply(webSlice(POD_11, POD_21));
     await new Promise((r) => setTimeout(r, 300));
-    await eventually(
-      () =>
-        ['node-a', 'node-b'].every(
-          (name) =>
-            executorOf(executors.get(name)!)?.appliedRevision === planner.app.get(PlannerService).revision,
-        ),
-      'the executors to converge',
-      60_000,
-    );
+    await convergedOn(['node-a', 'node-b'], 'the executors to converge');
     expect(serving()).toEqual(new Set(['pod-11', 'pod-21']));
   });
 });

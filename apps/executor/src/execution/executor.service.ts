@@ -213,11 +213,13 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
         );
       }),
       live: guarded('plan change', (change) => executor.handle(change)),
-      invalid: guarded('refused message', async (error, offset) => {
+      invalid: guarded('refused message', async (error, offset, revision) => {
         this.refused.inc();
         this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
-        // Every plan change holds this node's part: one it cannot read leaves it behind.
-        if (live) await executor.resyncNow('a plan message could not be read');
+        // A revision it does not have yet holds this node's part (every change does): it resyncs.
+        // A message that names no revision, or an old one, is only skipped.
+        if (revision === undefined || revision <= executor.bookRevision) return;
+        if (live) await executor.resyncNow(`plan revision ${revision} could not be read`);
         else gap = true;
       }),
       stopped: (error) => this.restartAfterStop(error),

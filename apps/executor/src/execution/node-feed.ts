@@ -21,7 +21,8 @@ export interface FeedHandlers {
   readonly caughtUp: () => Promise<void>;
   readonly live: (change: ReceivedChange) => Promise<void>;
   /** A message that is not a valid plan message: skipped, after this. */
-  readonly invalid: (error: Error, offset: string) => Promise<void>;
+  /** A message that is not (part of) a valid plan change; `revision` is what its header claims. */
+  readonly invalid: (error: Error, offset: string, revision: number | undefined) => Promise<void>;
   /** The consumer stopped for good or stalled. */
   readonly stopped: (error: Error) => void;
 }
@@ -75,7 +76,7 @@ export class NodeFeed {
           try {
             change = assembler.add(message.value);
           } catch (error) {
-            await handlers.invalid(error as Error, message.offset);
+            await handlers.invalid(error as Error, message.offset, revision);
           }
         }
         if (change) await (caughtUp ? handlers.live(change) : handlers.catchUp(change));
