@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createPool,
@@ -174,6 +175,7 @@ export async function benchScale(): Promise<Record<string, number>> {
   };
   let planner: ReturnType<typeof startApp> | undefined;
   let api: ReturnType<typeof startApp> | undefined;
+  let executor: ReturnType<typeof startApp> | undefined;
   const consumer = kafka.consumer({
     groupId: `bench-${prefix}`,
     maxWaitTimeInMs: 5,
@@ -439,9 +441,35 @@ export async function benchScale(): Promise<Record<string, number>> {
       (n, c) => n + c.rules.length,
       0,
     );
+
+    progress(figures);
+    // --- The executor process on a K8s-max node, from its start to ready: the plan topic folded
+    // from its beginning (every revision of this run), its node's state applied to a recording
+    // host (in memory, no kernel), then its resident memory once idle.
+    const executorStart = performance.now();
+    executor = startApp('executor', {
+      ...env,
+      NODE_NAME: 'node-4321',
+      EXECUTOR_BACKEND: 'recording',
+      STATE_FILE: join(mkdtempSync(join(tmpdir(), 'nl-bench-executor-')), 'node-4321.json'),
+      DRIFT_INTERVAL_MS: '0',
+      HTTP_PORT: '18283',
+    });
+    await waitFor(
+      'the executor to be ready',
+      () =>
+        fetch('http://127.0.0.1:18283/readyz').then(
+          (r) => r.ok,
+          () => false,
+        ),
+      600_000,
+    );
+    figures['executor.startToReadyMsK8sMax'] = round(performance.now() - executorStart);
+    await sleep(5000);
+    figures['executor.idleRssMiBK8sMax'] = memoryOf(executor.child.pid!).rssMiB;
     return figures;
   } finally {
-    for (const app of [planner, api]) {
+    for (const app of [planner, api, executor]) {
       if (app && app.child.exitCode === null) {
         const exited = once(app.child, 'exit');
         app.child.kill('SIGTERM');
