@@ -58,9 +58,10 @@ describe('deploy/', () => {
     api: find('Deployment', 'netledger-api'),
     executor: find('DaemonSet', 'netledger-executor'),
   };
-  // Every variable the apps read, from their settings schemas.
-  const known = new Set(
-    [
+  // Every variable the apps read, from their settings schemas, and node's own.
+  const known = new Set([
+    'NODE_OPTIONS',
+    ...[
       'libs/service/src/service-config.ts',
       ...['ingester', 'planner', 'executor', 'api'].flatMap((app) =>
         readdirSync(join(repo, 'apps', app, 'src'))
@@ -68,7 +69,7 @@ describe('deploy/', () => {
           .map((f) => `apps/${app}/src/${f}`),
       ),
     ].flatMap((file) => [...read(file).matchAll(/^\s+([A-Z][A-Z0-9_]+): /gm)].map((m) => m[1]!)),
-  );
+  ]);
 
   it('lists every file of the folder, each object in the netledger namespace', () => {
     expect(
