@@ -24,12 +24,16 @@ export interface PublishableMessage {
  * broker keeps each key's messages in the order given and drops the producer's own retries.
  */
 export class KafkaOutboxPublisher {
-  private readonly producer: Producer;
+  private producer: Producer;
   private connected: Promise<void> | undefined;
 
-  constructor(kafka: Kafka) {
+  constructor(private readonly kafka: Kafka) {
     useFastGzip();
-    this.producer = kafka.producer({
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -40,7 +44,33 @@ export class KafkaOutboxPublisher {
     });
   }
 
+  /**
+   * Errors after which this producer's idempotent session is of no more use: the broker refuses
+   * every later batch of it (seen after a broker froze with requests in flight: the relay sent the
+   * same batch, and was refused, for minutes). A new producer gets a new producer id.
+   */
+  private static readonly SESSION_LOST = new Set([
+    'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    'INVALID_PRODUCER_EPOCH',
+    'UNKNOWN_PRODUCER_ID',
+    'INVALID_PRODUCER_ID_MAPPING',
+  ]);
+
   async publish(messages: readonly PublishableMessage[]): Promise<void> {
+    try {
+      await this.send(messages);
+    } catch (error) {
+      if (KafkaOutboxPublisher.SESSION_LOST.has(protocolErrorType(error) ?? '')) {
+        const lost = this.producer;
+        this.producer = this.newProducer();
+        this.connected = undefined;
+        await lost.disconnect().catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  private async send(messages: readonly PublishableMessage[]): Promise<void> {
     this.connected ??= this.producer.connect();
     await this.connected;
     const byTopic = new Map<string, PublishableMessage[]>();
@@ -90,4 +120,13 @@ function bySize(list: readonly PublishableMessage[]): PublishableMessage[][] {
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/** The Kafka protocol error a KafkaJS error carries, itself or as a cause (KafkaJS wraps them). */
+function protocolErrorType(error: unknown): string | undefined {
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.type === 'string') return e.type;
+    e = e.cause as typeof e;
+  }
+  return undefined;
 }
