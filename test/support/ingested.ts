@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PgEventStore } from '@netledger/event-store';
-import { encodeEventMessage } from '@netledger/messaging';
+import { encodeEventMessage, inRequests } from '@netledger/messaging';
 import { kubeStreamId, type KubeObject, type RecordedEvent } from '@netledger/model';
 import type { Producer } from 'kafkajs';
-
-/** One produce request carries at most this much: the broker refuses a record batch over 1 MiB. */
-const REQUEST_BYTES = 900 * 1024;
 
 /** An object's stream, as the ingester names it. */
 export const streamOf = (o: KubeObject) =>
@@ -57,21 +54,10 @@ export class Ingested {
     );
   }
 
-  /** Publishes in order, in requests the broker takes (under its 1 MiB message size), as the relay does. */
+  /** Publishes in order, in requests the broker takes, as the relay does. */
   async publish(events: readonly RecordedEvent[]): Promise<void> {
-    let messages: { key: string; value: string }[] = [];
-    let bytes = 0;
-    const send = async () => {
-      if (messages.length > 0) await this.producer.send({ topic: this.topic, acks: -1, messages });
-      messages = [];
-      bytes = 0;
-    };
-    for (const e of events) {
-      const value = encodeEventMessage(e);
-      if (bytes + value.length > REQUEST_BYTES) await send();
-      messages.push({ key: e.streamId, value });
-      bytes += value.length;
-    }
-    await send();
+    const messages = events.map((e) => ({ key: e.streamId, value: encodeEventMessage(e) }));
+    for (const request of inRequests(messages))
+      await this.producer.send({ topic: this.topic, acks: -1, messages: request });
   }
 }

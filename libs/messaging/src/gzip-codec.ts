@@ -2,16 +2,16 @@ import { promisify } from 'node:util';
 import { constants, gzip, unzip } from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 
-const gzipFast = promisify(gzip);
-const gunzip = promisify(unzip);
+const gzipAsync = promisify(gzip);
+const unzipAsync = promisify(unzip);
 
 /** KafkaJS's gzip codec at zlib's fastest level (any level decompresses the same way). */
 const fastGzipCodec = {
   async compress(encoder: { buffer: Buffer }): Promise<Buffer> {
-    return gzipFast(encoder.buffer, { level: constants.Z_BEST_SPEED });
+    return gzipAsync(encoder.buffer, { level: constants.Z_BEST_SPEED });
   },
   async decompress(buffer: Buffer): Promise<Buffer> {
-    return gunzip(buffer);
+    return unzipAsync(buffer);
   },
 };
 

@@ -81,7 +81,7 @@ export class KafkaOutboxPublisher {
     }
     for (const [topic, list] of byTopic) {
       // NOTE: requests go one after the other (one in flight), so per-key order holds across them.
-      for (const request of bySize(list)) {
+      for (const request of inRequests(list)) {
         const bytes = request.reduce((n, m) => n + m.value.length, 0);
         await this.producer.send({
           topic,
@@ -104,10 +104,13 @@ export class KafkaOutboxPublisher {
   }
 }
 
-/** Consecutive runs of messages of at most REQUEST_BYTES each (a larger message goes alone). */
-function bySize(list: readonly PublishableMessage[]): PublishableMessage[][] {
-  const out: PublishableMessage[][] = [];
-  let current: PublishableMessage[] = [];
+/**
+ * Consecutive runs of messages of at most REQUEST_BYTES each (a larger message goes alone): each
+ * run is one produce request the broker takes under its 1 MiB message size.
+ */
+export function inRequests<M extends { readonly value: string }>(list: readonly M[]): M[][] {
+  const out: M[][] = [];
+  let current: M[] = [];
   let bytes = 0;
   for (const m of list) {
     if (current.length > 0 && bytes + m.value.length > REQUEST_BYTES) {

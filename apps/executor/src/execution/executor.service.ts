@@ -134,7 +134,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     } finally {
       await admin.disconnect();
     }
-    const desiredDevice = () => this.executor?.overlayDevice() ?? 'flannel.1';
+    const overlayDevice = () => this.executor?.overlayDevice() ?? 'flannel.1';
     this.host =
       this.settings.backend === 'recording'
         ? new RecordingHost(
@@ -142,7 +142,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
           )
         : new LinuxHost({
             ...(this.settings.netns ? { netns: this.settings.netns } : {}),
-            device: desiredDevice,
+            device: overlayDevice,
             ownsRoute: (r) => this.executor?.ownsRoute(r.dst) ?? false,
             ownsChain: (c) => this.executor?.ownsChain(c) ?? isNetledgerChain(c),
           });
@@ -176,7 +176,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
           this.logger.warn(`the API gave no plan: ${error instanceof Error ? error.message : String(error)}`);
           return undefined;
         }),
-      saveRevision: async () => planFile.changed(),
+      onApplied: async () => planFile.changed(),
       report: (status) => this.report(status, topics.nodeStatus),
       log: (level, message) => (level === 'warn' ? this.logger.warn(message) : this.logger.log(message)),
     });

@@ -1,4 +1,11 @@
-import { applyForNode, applyNodeDiff, ownsChain, PlanBook } from '@netledger/planner-core';
+import {
+  applyForNode,
+  applyNodeDiff,
+  FragmentEncoder,
+  ownsChain,
+  PlanBook,
+  type FragmentValues,
+} from '@netledger/planner-core';
 import {
   EMPTY_NODE_STATE,
   isEmptyDiff,
@@ -26,7 +33,7 @@ export interface NodeExecutorDeps {
   /** The plan as this node's executor keeps it, at the latest revision (the API), if reachable. */
   readonly loadSnapshot: () => Promise<ReceivedChange | undefined>;
   /** The host now holds this revision (the process keeps the plan on the node, see heldPlan). */
-  readonly saveRevision: (revision: number) => Promise<void>;
+  readonly onApplied: (revision: number) => Promise<void>;
   readonly report: (status: ExecutorStatus) => Promise<void>;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
   /** Attempts of one apply before the revision is left pending (and retried on a timer). */
@@ -64,6 +71,7 @@ export class NodeExecutor {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
   private stopped = false;
+  private readonly encoder = new FragmentEncoder();
 
   constructor(private readonly deps: NodeExecutorDeps) {
     this.book = new PlanBook({ only: deps.node });
@@ -126,13 +134,17 @@ export class NodeExecutor {
     });
   }
 
-  /** The plan the host holds now, for keeping on the node (undefined while not converged). */
+  /**
+   * The plan the host holds now, for keeping on the node (undefined while not converged). A
+   * fragment's JSON is made once per fragment object (FragmentEncoder): a plan kept every few
+   * seconds encodes only what changed since.
+   */
   heldPlan(): { change: PlanChange; fragments: FragmentJson[] } | undefined {
     if (!this.converged) return undefined;
     const change = this.book.snapshot(this.deps.node);
     const fragments = change.fragments.map((digest) => {
       const { kind, value } = this.book.fragment(digest)!;
-      return { digest, kind, json: JSON.stringify(value) };
+      return this.encoder.encode(kind, value as FragmentValues[typeof kind]);
     });
     return { change, fragments };
   }
@@ -188,7 +200,7 @@ export class NodeExecutor {
       }
       if (isEmptyDiff(diff)) {
         this.applied = change.revision;
-        await this.deps.saveRevision(this.applied);
+        await this.deps.onApplied(this.applied);
         await this.report();
         return;
       }
@@ -238,7 +250,7 @@ export class NodeExecutor {
         this.applied = revision;
         this.lastError = null;
         this.lastApplyMs = performance.now() - t0;
-        await this.deps.saveRevision(revision);
+        await this.deps.onApplied(revision);
         await this.report();
         return;
       } catch (error) {
@@ -363,7 +375,7 @@ export class NodeExecutor {
       'info',
       `${why}: host reconciled with plan revision ${this.applied} (${driftCount(diff)} entries changed)`,
     );
-    await this.deps.saveRevision(this.applied);
+    await this.deps.onApplied(this.applied);
     await this.report();
   }
 

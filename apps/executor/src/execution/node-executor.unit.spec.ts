@@ -73,7 +73,7 @@ function executor(offer: { snapshot?: ReceivedChange } = {}, options: { maxBacko
     node: 'node-a',
     host,
     loadSnapshot: async () => offer.snapshot,
-    saveRevision: async (r) => void saved.push(r),
+    onApplied: async (r) => void saved.push(r),
     report: async (s) => void reports.push(s),
     backoffMs: 1,
     ...options,

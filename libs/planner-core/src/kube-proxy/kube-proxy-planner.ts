@@ -86,7 +86,7 @@ export class KubeProxyPlanner {
   private readonly fixed = new Map<string, FixedRules>();
   private readonly tables = new Map<
     string,
-    { table: ServiceTable; fragments: LayeredMap<string, ServiceFragment>; dirty: Set<string> }
+    { table: ServiceTable & { fragments: LayeredMap<string, ServiceFragment> }; dirty: Set<string> }
   >();
 
   /**
@@ -488,9 +488,9 @@ export class KubeProxyPlanner {
     };
     // The new table shares every unchanged fragment, and the map holding them, with the last one.
     const fragments = entry
-      ? entry.fragments.with([...entry.dirty].map(fragmentOf))
+      ? entry.table.fragments.with([...entry.dirty].map(fragmentOf))
       : LayeredMap.of([...this.ports.keys()].map((p) => fragmentOf(p) as [string, ServiceFragment]));
-    entry = { table: { order: this.sortedPortNames(), fragments }, fragments, dirty: new Set() };
+    entry = { table: { order: this.sortedPortNames(), fragments }, dirty: new Set() };
     this.tables.set(profile.serviceKey, entry);
     return entry.table;
   }
@@ -549,12 +549,7 @@ function reusableEndpointChains(
 ): Map<string, Chain> {
   const kept = new Map<string, Chain>();
   const before = previous?.sp;
-  if (
-    !before ||
-    before.proto !== sp.proto ||
-    before.sessionAffinityClientIP !== sp.sessionAffinityClientIP ||
-    previous.sepChains.size === 0
-  )
+  if (!before || before.proto !== sp.proto || before.sessionAffinityClientIP !== sp.sessionAffinityClientIP)
     return kept;
   for (const ep of endpoints) {
     const chain = previous.sepChains.get(ep.hostPort);

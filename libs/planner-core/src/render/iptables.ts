@@ -65,17 +65,21 @@ function changeLines(c: ChainChange, from: ChainEntry | undefined): string[] {
       return c.rules.map((r) => `-A ${c.chain} ${r}`);
     case 'edit': {
       // iptables numbers rules from 1. The chain is followed through the edits to know each
-      // deleted rule's text.
+      // deleted rule's text, and how many copies of it the chain holds then.
       const rules = from ? [...from.rules] : undefined;
+      const copies = new Map<string, number>();
+      for (const r of rules ?? []) copies.set(r, (copies.get(r) ?? 0) + 1);
       return c.edits.map((e) => {
         if (e.op === 'insert') {
           rules?.splice(e.at, 0, e.rule);
+          copies.set(e.rule, (copies.get(e.rule) ?? 0) + 1);
           return `-I ${c.chain} ${e.at + 1} ${e.rule}`;
         }
-        const rule = rules?.[e.at];
-        const unique = rule !== undefined && rules!.indexOf(rule) === rules!.lastIndexOf(rule);
-        rules?.splice(e.at, 1);
-        return unique ? `-D ${c.chain} ${rule}` : `-D ${c.chain} ${e.at + 1}`;
+        const [rule] = rules?.splice(e.at, 1) ?? [];
+        if (rule === undefined) return `-D ${c.chain} ${e.at + 1}`;
+        const n = copies.get(rule)!;
+        copies.set(rule, n - 1);
+        return n === 1 ? `-D ${c.chain} ${rule}` : `-D ${c.chain} ${e.at + 1}`;
       });
     }
     case 'delete':
