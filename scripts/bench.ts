@@ -6,6 +6,7 @@ import { benchApi } from './bench/api';
 import { benchDiffs } from './bench/diffs';
 import { benchEventStore } from './bench/event-store';
 import { benchExecutor } from './bench/executor';
+import { benchExecutorProcess } from './bench/executor-process';
 import { benchPlannerCore } from './bench/planner-core';
 import { benchScale } from './bench/scale';
 
@@ -15,6 +16,7 @@ const sections: Record<string, () => Record<string, number> | Promise<Record<str
   'event-store': benchEventStore,
   scale: benchScale,
   executor: benchExecutor,
+  'executor-process': benchExecutorProcess,
   api: benchApi,
 };
 

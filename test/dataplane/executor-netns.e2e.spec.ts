@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '@netledger/messaging';
-import { Metrics, runService, type RunningService } from '@netledger/service';
+import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
-import { ExecutorModule } from '../../apps/executor/src/executor.module';
-import { ExecutorService } from '../../apps/executor/src/execution/executor.service';
+import { ExecutorDaemon } from '../../apps/executor/src/executor-daemon';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
 import { eventually } from '../support/kafka-reader';
 import { canUseNetns, run, TestNamespace } from '../support/netns';
@@ -39,7 +38,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   const nodeNs = new Map<string, TestNamespace>();
   const podNs = new Map<string, TestNamespace>();
   const servers: ChildProcess[] = [];
-  const executors = new Map<string, RunningService>();
+  const executors = new Map<string, ExecutorDaemon>();
   let pipeline: Awaited<ReturnType<typeof testPipeline>>;
   let ingester: RunningService;
   let planner: RunningService;
@@ -56,7 +55,8 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       DRIFT_INTERVAL_MS: '0',
       ...overrides,
     };
-    return runService('executor', 0, () => ExecutorModule.forRoot(executorEnv), executorEnv);
+    const daemon = new ExecutorDaemon({ ...executorEnv, HTTP_PORT: '0' });
+    return daemon.start().then(() => daemon);
   };
 
   const ns = (prefix: string) => {
@@ -163,14 +163,24 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     for (const n of namespaces.reverse()) n.remove();
   });
 
+  /**
+   * Makes a change at the apiserver and waits until the planner has planned it, so that a
+   * convergence check after it cannot pass on the revision before the change.
+   */
+  async function change(apply: () => void): Promise<void> {
+    const plannerService = planner.app.get(PlannerService);
+    const before = plannerService.revision;
+    apply();
+    await eventually(() => plannerService.revision > before, 'the planner to plan the change', 60_000);
+  }
+
   /** These nodes' executors hold the plan revision the planner made last. */
   async function convergedOn(names: readonly string[], what: string): Promise<void> {
     await eventually(
       () =>
         names.every(
           (name) =>
-            executors.get(name)!.app.get(ExecutorService).nodeExecutor?.appliedRevision ===
-            planner.app.get(PlannerService).revision,
+            executors.get(name)!.nodeExecutor?.appliedRevision === planner.app.get(PlannerService).revision,
         ),
       what,
       60_000,
@@ -183,7 +193,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     await eventually(
       () => {
         return [...executors.values()].every((e) => {
-          const x = e.app.get(ExecutorService).nodeExecutor;
+          const x = e.nodeExecutor;
           return x !== undefined && x.appliedRevision > 0 && x.appliedRevision === plannerService.revision;
         });
       },
@@ -221,16 +231,14 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   });
 
   it('after an endpoint is removed, no new connection reaches it', async () => {
-    pipeline.apiserver.apply(webSlice(POD_11));
-    await new Promise((r) => setTimeout(r, 300));
+    await change(() => pipeline.apiserver.apply(webSlice(POD_11)));
     await converged();
     const answers = Array.from({ length: 12 }, () => curl('pod-31', 'http://10.96.0.10/'));
     expect(new Set(answers)).toEqual(new Set(['pod-11']));
   });
 
   it('after a node leaves, its routes, neighbours and FDB entries are gone everywhere', async () => {
-    pipeline.apiserver.delete('Node', undefined, 'node-c');
-    await new Promise((r) => setTimeout(r, 300));
+    await change(() => pipeline.apiserver.delete('Node', undefined, 'node-c'));
     await convergedOn(['node-a', 'node-b'], 'the remaining executors to converge');
     for (const name of ['node-a', 'node-b']) {
       const node = nodeNs.get(name)!;
@@ -254,29 +262,25 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     await producer.disconnect();
     const executorA = executors.get('node-a')!;
     const refusedOf = () =>
-      executorA.app
-        .get(Metrics)
-        .registry.getSingleMetricAsString('netledger_executor_refused_messages_total');
+      executorA.metrics.registry.getSingleMetricAsString('netledger_executor_refused_messages_total');
     await eventually(
       async () => /_total 2$/m.test(await refusedOf()),
       'the executor to refuse both messages',
       30_000,
     );
-    expect(executorA.app.get(ExecutorService).nodeExecutor!.notReady).toBeUndefined();
-    pipeline.apiserver.apply(webSlice(POD_11, POD_21));
-    await new Promise((r) => setTimeout(r, 300));
+    expect(executorA.nodeExecutor!.notReady).toBeUndefined();
+    await change(() => pipeline.apiserver.apply(webSlice(POD_11, POD_21)));
     await convergedOn(['node-a', 'node-b'], 'the executors to apply the change after the bad messages');
     expect(new Set(Array.from({ length: 6 }, () => curl('pod-12', 'http://10.96.0.10/')))).toEqual(
       new Set(['pod-11', 'pod-21']),
     );
     // Back to one endpoint, as the next test expects.
-    pipeline.apiserver.apply(webSlice(POD_11));
-    await new Promise((r) => setTimeout(r, 300));
+    await change(() => pipeline.apiserver.apply(webSlice(POD_11)));
     await convergedOn(['node-a', 'node-b'], 'the executors to converge');
   });
 
   it('an executor restarted with no source of its plan touches nothing; with the plan kept on the node it is ready; then it follows the plan again', async () => {
-    const executorOf = (e: RunningService) => e.app.get(ExecutorService).nodeExecutor;
+    const executorOf = (e: ExecutorDaemon) => e.nodeExecutor;
     // node-a's rules (not their counters or the header's time), and what its pods reach.
     const rules = () =>
       nodeNs
@@ -323,8 +327,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     }
     // Its source back: it follows the plan again.
     executors.set('node-a', await startExecutor('node-a'));
-    pipeline.apiserver.apply(webSlice(POD_11, POD_21));
-    await new Promise((r) => setTimeout(r, 300));
+    await change(() => pipeline.apiserver.apply(webSlice(POD_11, POD_21)));
     await convergedOn(['node-a', 'node-b'], 'the executors to converge');
     // The spread is random: sampled until both answered, or the timeout says they do not.
     const seen = new Set<string>();

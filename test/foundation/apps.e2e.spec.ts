@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubeConfigFor } from '@netledger/kube';
 import { FakeApiServer } from '../support/fake-apiserver';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
-
-const repo = join(__dirname, '..', '..');
+import { appEntry } from '../support/app-entry';
 
 /** Waits for /readyz to answer as `until` wants (by default: ready); returns its body. */
 async function waitReady(
@@ -55,7 +53,7 @@ afterAll(async () => {
 describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
   it('starts, is ready, and exits cleanly on SIGTERM', async () => {
     const port = 18_100 + ['ingester', 'planner', 'executor', 'api'].indexOf(app);
-    const child = spawn(process.execPath, [join(repo, 'apps', app, 'dist', 'main.js')], {
+    const child = spawn(process.execPath, [appEntry(app)], {
       env: {
         ...process.env,
         DATABASE_URL: db.url,

@@ -27,16 +27,26 @@ describe('docker-compose.yml', () => {
 
   it.each(apps)('%s is built from the Dockerfile with the variables and port the scripts use', (app) => {
     const service = compose.services[app]!;
-    expect(service.build).toBe('.');
     const env = service.environment!;
-    expect(env.APP).toBe(app);
+    if (app === 'executor') {
+      // Its own image: the Dockerfile's executor stage, one bundled file with its own entry point.
+      expect(service.build).toEqual({ context: '.', target: 'executor' });
+      expect(env).not.toHaveProperty('APP');
+    } else {
+      expect(service.build).toBe('.');
+      expect(env.APP).toBe(app);
+    }
     for (const variable of ['DATABASE_URL', 'KAFKA_BROKERS', 'HTTP_PORT', 'HTTP_HOST', 'LOG_FORMAT']) {
       expect(env, variable).toHaveProperty(variable);
     }
     const scriptPort = new RegExp(`\\[${app}\\]=(\\d+)`).exec(appsScript)?.[1];
     expect(String(env.HTTP_PORT)).toBe(scriptPort);
     expect(service.ports).toEqual([`127.0.0.1:${scriptPort}:${scriptPort}`]);
-    expect(read(`apps/${app}/src/main.ts`)).toContain(`runService('${app}', ${scriptPort},`);
+    if (app === 'executor')
+      expect(read('apps/executor/src/executor-daemon.ts')).toContain(
+        `EXECUTOR_DEFAULT_PORT = ${scriptPort};`,
+      );
+    else expect(read(`apps/${app}/src/main.ts`)).toContain(`runService('${app}', ${scriptPort},`);
   });
 
   it('runs the Kafka release the services script fetches, and PostgreSQL 15', () => {

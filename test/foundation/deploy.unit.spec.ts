@@ -62,7 +62,7 @@ describe('deploy/', () => {
   const known = new Set([
     'NODE_OPTIONS',
     ...[
-      'libs/service/src/service-config.ts',
+      'libs/process/src/service-config.ts',
       ...['ingester', 'planner', 'executor', 'api'].flatMap((app) =>
         readdirSync(join(repo, 'apps', app, 'src'))
           .filter((f) => f.endsWith('settings.ts'))
@@ -88,7 +88,9 @@ describe('deploy/', () => {
     (app, workload) => {
       const [container] = podOf(workload).containers;
       const env = envOf(container!);
-      expect(env.APP?.value).toBe(app);
+      // The executor has its own image and entry point; the control plane's image takes APP.
+      if (app === 'executor') expect(container!.image).toMatch(/^netledger-executor:/);
+      else expect([container!.image, env.APP?.value]).toEqual(['netledger:0.1.0', app]);
       expect(env.HTTP_PORT?.value).toBe(new RegExp(`\\[${app}\\]=(\\d+)`).exec(appsScript)?.[1]);
       expect(container!.readinessProbe?.httpGet.path).toBe('/readyz');
       expect(container!.livenessProbe?.httpGet.path).toBe('/healthz');

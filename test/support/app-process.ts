@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { appEntry } from './app-entry';
 
-const repo = join(__dirname, '..', '..');
-
-/** One of the built apps as a real process (apps/<name>/dist/main.js), for kill and restart tests. */
+/** One of the built apps as a real process (as it ships, see appEntry), for kill and restart tests. */
 export class AppProcess {
   private child: ChildProcess | undefined;
   output = '';
@@ -18,7 +17,7 @@ export class AppProcess {
   async start(): Promise<void> {
     // A restarted process must say it started again: earlier output does not count.
     const from = this.output.length;
-    this.child = spawn(process.execPath, [join(repo, 'apps', this.app, 'dist', 'main.js')], {
+    this.child = spawn(process.execPath, [appEntry(this.app)], {
       env: { ...process.env, ...this.env, HTTP_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -56,5 +56,3 @@ export function readExecutorSettings(
     api: e.NETLEDGER_API ? { url: e.NETLEDGER_API, token: e.NETLEDGER_TOKEN || undefined } : undefined,
   };
 }
-
-export const EXECUTOR_SETTINGS = Symbol('EXECUTOR_SETTINGS');

@@ -1,7 +1,22 @@
-import { runService } from '@netledger/service';
-import { ExecutorModule } from './executor.module';
+import { ExecutorDaemon } from './executor-daemon';
 
-runService('executor', 8083, () => ExecutorModule.forRoot()).catch((error: unknown) => {
+async function main(): Promise<void> {
+  const daemon = new ExecutorDaemon(process.env);
+  await daemon.start();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      daemon.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(`executor: shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -52,3 +52,14 @@ function forward(log: Logger, { level, log: entry }: LogEntry): void {
           : 'debug';
   log(mapped, `kafkajs: ${message}`, extra);
 }
+
+/** Resolves when the cluster answers a metadata request (a readiness check). */
+export async function kafkaReachable(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.describeCluster();
+  } finally {
+    await admin.disconnect();
+  }
+}

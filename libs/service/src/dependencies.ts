@@ -1,11 +1,11 @@
 import { Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createPool } from '@netledger/event-store';
-import { createKafka, parseBrokers } from '@netledger/messaging';
+import { createKafka, kafkaReachable, parseBrokers } from '@netledger/messaging';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { HealthRegistry } from './health';
 import { SERVICE_CONFIG } from './tokens';
-import type { ServiceConfig } from './service-config';
+import type { ServiceConfig } from '@netledger/process';
 
 /** The process's PostgreSQL pool, checked by readiness and closed on shutdown. */
 @Injectable()
@@ -54,15 +54,7 @@ export class KafkaConnection implements OnModuleInit {
   onModuleInit(): void {
     this.health.register({
       name: 'kafka',
-      check: async () => {
-        const admin = this.kafka.admin();
-        await admin.connect();
-        try {
-          await admin.describeCluster();
-        } finally {
-          await admin.disconnect();
-        }
-      },
+      check: () => kafkaReachable(this.kafka),
     });
   }
 }

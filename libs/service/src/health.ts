@@ -1,45 +1,12 @@
 import { Controller, Get, Injectable, Res, HttpStatus } from '@nestjs/common';
+import { ReadinessChecks } from '@netledger/process';
 import type { FastifyReply } from 'fastify';
 
-/** A dependency a process needs before it is ready (PostgreSQL, Kafka, ...). */
-export interface ReadinessCheck {
-  readonly name: string;
-  /** Resolves when the dependency answers; rejects with the reason otherwise. */
-  check(): Promise<void>;
-}
+export type { ReadinessCheck } from '@netledger/process';
 
-/** Where modules register what readiness depends on. */
+/** Where modules register what readiness depends on (the process's ReadinessChecks, injectable). */
 @Injectable()
-export class HealthRegistry {
-  private readonly checks: ReadinessCheck[] = [];
-
-  register(check: ReadinessCheck): void {
-    this.checks.push(check);
-  }
-
-  /** Runs every check with a deadline; returns each check's outcome. */
-  async run(timeoutMs = 2_000): Promise<{ ready: boolean; checks: Record<string, string> }> {
-    const outcomes = await Promise.all(
-      this.checks.map(async (c) => [c.name, await outcome(c, timeoutMs)] as const),
-    );
-    return { ready: outcomes.every(([, o]) => o === 'ok'), checks: Object.fromEntries(outcomes) };
-  }
-}
-
-async function outcome(check: ReadinessCheck, timeoutMs: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([check.check(), deadline]);
-    return 'ok';
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export class HealthRegistry extends ReadinessChecks {}
 
 /** Liveness (the process runs) and readiness (its dependencies answer). Never behind auth. */
 @Controller()

@@ -1,5 +1,5 @@
 /** @netledger/service — the process shell the four apps share: config, health, metrics, start and stop. */
-export * from './service-config';
+export { readServiceConfig, retryUntilDone, type ServiceConfig } from '@netledger/process';
 export * from './health';
 export * from './metrics';
 export * from './dependencies';
@@ -8,4 +8,3 @@ export * from './run-service';
 export * from './tokens';
 export * from './event-store.module';
 export * from './outbox-relay.module';
-export * from './retry-until-done';

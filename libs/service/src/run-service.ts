@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { readServiceConfig, type ServiceConfig } from './service-config';
+import { readServiceConfig, type ServiceConfig } from '@netledger/process';
 import { ServiceModule } from './service.module';
 
 export interface RunningService {

@@ -1,7 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { HealthController, HealthRegistry } from './health';
 import { Metrics, MetricsController } from './metrics';
-import type { ServiceConfig } from './service-config';
+import type { ServiceConfig } from '@netledger/process';
 import { SERVICE_CONFIG } from './tokens';
 
 /** What every Netledger process has: its config, health and readiness, Prometheus metrics. */

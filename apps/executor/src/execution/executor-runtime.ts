@@ -1,18 +1,11 @@
-import {
-  ConsoleLogger,
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
 import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
 import { isNetledgerChain } from '@netledger/planner-core';
-import { HealthRegistry, KafkaConnection, Metrics, retryUntilDone } from '@netledger/service';
-import { Partitioners, type Producer } from 'kafkajs';
-import type { Counter, Gauge } from 'prom-client';
-import { EXECUTOR_SETTINGS, type ExecutorSettings } from '../executor-settings';
+import { retryUntilDone, type Logger, type ReadinessChecks } from '@netledger/process';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { ExecutorSettings } from '../executor-settings';
 import { ApiPlanSource } from './api-plan-source';
+import type { ExecutorMetrics } from './executor-metrics';
 import { NodeExecutor, type ExecutorStatus } from './node-executor';
 import { NodeFeed } from './node-feed';
 import { PlanFile } from './plan-file';
@@ -20,44 +13,27 @@ import { PlanFile } from './plan-file';
 /** The plan kept on the node is written at most this often (a K8s-max node's is ~40 MB). */
 const PLAN_FILE_EVERY_MS = 10_000;
 
-/** Wires the node executor to Kafka, the host, its state file and node-status. */
-@Injectable()
-export class ExecutorService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new ConsoleLogger('executor');
+/**
+ * Wires the node executor to Kafka (the plan topic in, node-status out), the host, the plan kept
+ * on the node and the API; starts again when its consumer stops for good.
+ */
+export class ExecutorRuntime {
   private feed: NodeFeed | undefined;
   private producer: Producer | undefined;
   private executor: NodeExecutor | undefined;
   private planFile: PlanFile | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private started = false;
-  private readonly appliedRevision: Gauge;
-  private readonly driftFound: Counter;
-  private readonly applyErrors: Counter;
-  private readonly refused: Counter;
 
   constructor(
-    private readonly kafka: KafkaConnection,
-    health: HealthRegistry,
-    metrics: Metrics,
-    @Inject(EXECUTOR_SETTINGS) private readonly settings: ExecutorSettings,
+    private readonly kafka: Kafka,
+    private readonly consumerStallMs: number,
+    private readonly settings: ExecutorSettings,
+    private readonly metrics: ExecutorMetrics,
+    private readonly logger: Logger,
+    readiness: ReadinessChecks,
   ) {
-    this.appliedRevision = metrics.gauge({
-      name: 'netledger_executor_applied_revision',
-      help: 'Revision the host holds.',
-    });
-    this.driftFound = metrics.counter({
-      name: 'netledger_executor_drift_entries_total',
-      help: 'Entries found differing from the desired state.',
-    });
-    this.applyErrors = metrics.counter({
-      name: 'netledger_executor_apply_errors_total',
-      help: 'Failed attempts to apply a revision.',
-    });
-    this.refused = metrics.counter({
-      name: 'netledger_executor_refused_messages_total',
-      help: 'Plan messages refused as invalid (skipped; the next change then resyncs).',
-    });
-    health.register({
+    readiness.register({
       name: 'executor',
       // Says exactly what keeps the node from its plan: catching up, no plan for it, a pending revision.
       check: async () => {
@@ -71,8 +47,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   /** The executor's host (tests look at the recording one). */
   host: DataplaneHost | undefined;
 
-  onApplicationBootstrap(): void {
-    // In the background: the process serves health while it waits for the planner's topics.
+  /** Starts in the background: the process serves health while it waits for the planner's topics. */
+  start(): void {
     this.running = this.runUntilStarted();
   }
 
@@ -119,7 +95,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   private async run(): Promise<void> {
     const { node, topicPrefix } = this.settings;
     const topics = topicNames(topicPrefix);
-    const admin = this.kafka.kafka.admin();
+    const admin = this.kafka.admin();
     await admin.connect();
     try {
       await ensureTopics(admin, [nodeStatusTopic(topicPrefix)]);
@@ -146,17 +122,17 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
             ownsRoute: (r) => this.executor?.ownsRoute(r.dst) ?? false,
             ownsChain: (c) => this.executor?.ownsChain(c) ?? isNetledgerChain(c),
           });
-    this.producer = this.kafka.kafka.producer({
+    this.producer = this.kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
     });
     await this.producer.connect();
     this.feed = new NodeFeed(
-      this.kafka.kafka,
+      this.kafka,
       node,
       topics.plan,
       this.settings.sessionTimeoutMs,
-      this.kafka.consumerStallMs,
+      this.consumerStallMs,
     );
     const feed = this.feed;
     const api = this.settings.api && new ApiPlanSource(this.settings.api.url, this.settings.api.token, node);
@@ -214,7 +190,7 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
       }),
       live: guarded('plan change', (change) => executor.handle(change)),
       invalid: guarded('refused message', async (error, offset, revision) => {
-        this.refused.inc();
+        this.metrics.refused.inc();
         this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
         // A revision it does not have yet holds this node's part (every change does): it resyncs.
         // A message that names no revision, or an old one, is only skipped.
@@ -227,14 +203,14 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
     if (this.settings.driftIntervalMs > 0) {
       this.driftTimer = setInterval(() => {
         executor.checkDrift().then(
-          (found) => this.driftFound.inc(found),
+          (found) => this.metrics.driftFound.inc(found),
           (error: unknown) => this.logger.warn(`drift check failed: ${String(error)}`),
         );
       }, this.settings.driftIntervalMs);
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopping = true;
     this.executor?.stop();
     await this.running;
@@ -250,8 +226,8 @@ export class ExecutorService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async report(status: ExecutorStatus, topic: string): Promise<void> {
-    this.appliedRevision.set(status.appliedRevision);
-    if (status.lastError) this.applyErrors.inc();
+    this.metrics.appliedRevision.set(status.appliedRevision);
+    if (status.lastError) this.metrics.applyErrors.inc();
     await this.producer?.send({
       topic,
       acks: -1,
