@@ -44,6 +44,12 @@ export class AppProcess {
     return Number(ports.at(-1)![1]);
   }
 
+  /** Its process id (while it runs). */
+  get pid(): number {
+    if (!this.child?.pid || this.child.exitCode !== null) throw new Error(`${this.app} is not running`);
+    return this.child.pid;
+  }
+
   /** SIGKILL: no shutdown hook runs, whatever was in flight is lost. */
   async kill(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
