@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { PlannerModule } from '../../apps/planner/src/planner.module';
 import { ExecutorDaemon } from '../../apps/executor/src/executor-daemon';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
 import { eventually } from '../support/kafka-reader';
-import { canUseNetns, run, TestNamespace } from '../support/netns';
+import { attachPod, canUseNetns, run, servePodName, TestNamespace } from '../support/netns';
 import { AppProcess } from '../support/app-process';
 import { planFromScratch, testPipeline } from '../support/pipeline';
 import { rawNode, rawService, rawSlice } from '../support/kube';
@@ -101,40 +101,8 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
         const pod = ns(`p${n}${k}`);
         const podName = `pod-${n}${k}`;
         podNs.set(podName, pod);
-        const host = `v${n}${k}-${pod.name.slice(-6)}`.slice(0, 15);
-        run('ip', [
-          'link',
-          'add',
-          'eth0',
-          'netns',
-          pod.name,
-          'type',
-          'veth',
-          'peer',
-          'name',
-          host,
-          'netns',
-          node.name,
-        ]);
-        node.exec('ip', ['link', 'set', host, 'master', 'cni0', 'up']);
-        pod.exec('ip', ['addr', 'add', `10.244.${n}.${10 + k}/24`, 'dev', 'eth0']);
-        pod.exec('ip', ['link', 'set', 'eth0', 'up']);
-        pod.exec('ip', ['route', 'add', 'default', 'via', `10.244.${n}.1`]);
-        const server = spawn(
-          'ip',
-          [
-            'netns',
-            'exec',
-            pod.name,
-            process.execPath,
-            '-e',
-            `require('http').createServer((q, s) => s.end('${podName}')).listen(8080, '0.0.0.0')`,
-          ],
-          {
-            stdio: 'ignore',
-          },
-        );
-        servers.push(server);
+        attachPod(node, pod, `10.244.${n}.${10 + k}`, `10.244.${n}.1`);
+        servers.push(servePodName(pod, podName));
       }
     }
 

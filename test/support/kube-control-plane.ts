@@ -55,6 +55,21 @@ export class KubeControlPlane {
     await script('kube', ['up'], this.env);
   }
 
+  /** The administrator's kubeconfig (a client certificate in system:masters). */
+  get adminKubeconfig(): string {
+    return join(this.dir, 'admin.kubeconfig');
+  }
+
+  /** The apiserver's port on the root namespace's loopback. */
+  get apiserverPort(): number {
+    return Number(this.env.NETLEDGER_APISERVER_PORT);
+  }
+
+  /** The directory of the binaries built from upstream's modules (kube-proxy among them). */
+  async binDir(): Promise<string> {
+    return (await script('kube', ['build'], this.env)).trim();
+  }
+
   /** The ingester's kubeconfig: deploy/'s ServiceAccount and RBAC. */
   get ingesterKubeconfig(): string {
     return join(this.dir, 'ingester.kubeconfig');

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 /** True when this process may create network namespaces (root). */
@@ -34,4 +34,37 @@ export class TestNamespace {
       // already gone
     }
   }
+}
+
+/**
+ * Puts a pod on a node as a CNI bridge plugin would: a veth pair from the pod's eth0 to the
+ * node's cni0 bridge, the pod's address (a /24 of the node's pod CIDR) and a default route via
+ * the bridge's address.
+ */
+export function attachPod(node: TestNamespace, pod: TestNamespace, address: string, gateway: string): void {
+  const hostEnd = `v-${pod.name.slice(-12)}`.slice(0, 15);
+  run('ip', [
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    pod.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    hostEnd,
+    'netns',
+    node.name,
+  ]);
+  node.exec('ip', ['link', 'set', hostEnd, 'master', 'cni0', 'up']);
+  pod.exec('ip', ['addr', 'add', `${address}/24`, 'dev', 'eth0']);
+  pod.exec('ip', ['link', 'set', 'eth0', 'up']);
+  pod.exec('ip', ['route', 'add', 'default', 'via', gateway]);
+}
+
+/** An HTTP server on port 8080 inside a pod's namespace that answers every request with `name`. */
+export function servePodName(pod: TestNamespace, name: string): ChildProcess {
+  const script = `require('http').createServer((q, s) => s.end(${JSON.stringify(name)})).listen(8080, '0.0.0.0')`;
+  return spawn('ip', ['netns', 'exec', pod.name, process.execPath, '-e', script], { stdio: 'ignore' });
 }
