@@ -1,9 +1,8 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { driftCount, LinuxHost, reconcileDiff } from '@netledger/dataplane';
 import type { NodeState } from '@netledger/model';
@@ -12,7 +11,7 @@ import { AppProcess } from '../support/app-process';
 import { eventually } from '../support/kafka-reader';
 import { KubeControlPlane } from '../support/kube-control-plane';
 import { LoopbackRelay } from '../support/loopback-relay';
-import { attachPod, canUseNetns, servePodName, TestNamespace } from '../support/netns';
+import { attachPod, canUseNetns, probe, servePodName, TestNamespace } from '../support/netns';
 import { planFromScratch } from '../support/pipeline';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
 
@@ -24,7 +23,6 @@ import { createTestDatabase, uniqueSuffix } from '../support/services';
  * ingester and planner read the same apiserver; its executor (the shipped bundle) programs the
  * namespace.
  */
-const execFileAsync = promisify(execFile);
 const NODE = 'node-a';
 const cluster = `
 apiVersion: v1
@@ -182,32 +180,6 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
     kubeProxy = undefined;
   };
 
-  /** From the node itself, a new connection to the ClusterIP every ~50 ms; what each answered. */
-  const probe = () => {
-    const answers: string[] = [];
-    let running = true;
-    const done = (async () => {
-      while (running) {
-        const answer = await execFileAsync('ip', [
-          ...['netns', 'exec', node.name, 'curl', '-s', '--max-time', '2', 'http://10.96.0.10/'],
-        ]).then(
-          (r) => r.stdout,
-          () => 'FAILED',
-        );
-        answers.push(answer);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    return {
-      answers,
-      stop: async () => {
-        running = false;
-        await done;
-        return answers;
-      },
-    };
-  };
-
   const tableRules = (table: 'nat' | 'filter') =>
     node
       .exec('iptables-save', ['-t', table])
@@ -246,7 +218,7 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
     const filterByKubeProxy = tableRules('filter');
     expect(byKubeProxy).toContain(':KUBE-PROXY-CANARY -');
 
-    const traffic = probe();
+    const traffic = probe(node, 'http://10.96.0.10/');
     try {
       // Over to Netledger: kube-proxy stops (its rules stay, as they do when it exits), the executor starts.
       await stopKubeProxy();
@@ -306,7 +278,7 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
     } finally {
       const answers = await traffic.stop();
       expect(answers.length).toBeGreaterThan(20);
-      expect(answers.filter((a) => a !== 'pod-11')).toEqual([]);
+      expect(answers.filter((a) => a.body !== 'pod-11')).toEqual([]);
     }
   });
 });

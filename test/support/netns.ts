@@ -1,5 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 /** True when this process may create network namespaces (root). */
 export const canUseNetns = process.getuid?.() === 0;
@@ -67,4 +70,46 @@ export function attachPod(node: TestNamespace, pod: TestNamespace, address: stri
 export function servePodName(pod: TestNamespace, name: string): ChildProcess {
   const script = `require('http').createServer((q, s) => s.end(${JSON.stringify(name)})).listen(8080, '0.0.0.0')`;
   return spawn('ip', ['netns', 'exec', pod.name, process.execPath, '-e', script], { stdio: 'ignore' });
+}
+
+/** One answer of a probe: what came back (or FAILED) and when it was asked, ms since the epoch. */
+export interface ProbeAnswer {
+  readonly at: number;
+  readonly body: string;
+}
+
+/**
+ * From inside a namespace, a new HTTP connection to `url` every ~50 ms until stopped (each with
+ * a 2 s limit); `stop()` resolves with every answer in order.
+ */
+export function probe(from: TestNamespace, url: string): { stop: () => Promise<ProbeAnswer[]> } {
+  const answers: ProbeAnswer[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const at = Date.now();
+      const body = await execFileAsync('ip', [
+        'netns',
+        'exec',
+        from.name,
+        'curl',
+        '-s',
+        '--max-time',
+        '2',
+        url,
+      ]).then(
+        (r) => r.stdout,
+        () => 'FAILED',
+      );
+      answers.push({ at, body });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return answers;
+    },
+  };
 }
