@@ -135,6 +135,24 @@ describe('deploy/', () => {
       expect(podOf(workloads[app]).serviceAccountName).toBe('netledger');
   });
 
+  it('gives the executor sources that need no Service VIP (Netledger programs those): no cluster DNS name', () => {
+    const [container] = podOf(workloads.executor).containers;
+    const values = [
+      ...(container!.env ?? []).map((e) => (e as { value?: string }).value ?? ''),
+      ...(container!.envFrom ?? []).flatMap((f) => {
+        const m = (f.configMapRef
+          ? find('ConfigMap', f.configMapRef.name)
+          : find('Secret', f.secretRef!.name)) as unknown as {
+          data?: Record<string, string>;
+          stringData?: Record<string, string>;
+        };
+        return Object.values(m.data ?? m.stringData ?? {});
+      }),
+    ];
+    expect(variablesOf(container!)).toEqual(expect.arrayContaining(['KAFKA_BROKERS', 'NETLEDGER_API']));
+    for (const value of values) expect(value).not.toMatch(/\.svc\b|\.cluster\.local\b/);
+  });
+
   it('runs the executor on the host network with NET_ADMIN, named after its node', () => {
     const pod = podOf(workloads.executor);
     const [container] = pod.containers;
