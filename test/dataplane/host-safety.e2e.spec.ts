@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, type NodeState } from '@netledger/model';
+import {
+  DEFAULT_OVERLAY_CONFIG,
+  DEFAULT_PROXY_CONFIG,
+  EMPTY_NODE_STATE,
+  type NodeState,
+} from '@netledger/model';
 import { encodePlanChange, PlanAssembler } from '@netledger/messaging';
 import {
   diffNodeStates,
@@ -120,6 +125,36 @@ describe.skipIf(!canUseNetns)('the host touches only what it owns (network names
     expect(read.devices.get('flannel.1')?.mac).toBe('0e:00:00:00:00:42');
     expect([...read.neighbours.keys()].sort()).toEqual([...asHostPrints(after).neighbours.keys()].sort());
     expect(driftCount(reconcileDiff(read, after))).toBe(0);
+  });
+
+  it('a new VNI: a reconcile brings the new device and deletes the old one with its routes, neighbours and FDB entries', async () => {
+    const withVni2 = new NetworkPlanner(
+      { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] },
+      { ...DEFAULT_OVERLAY_CONFIG, vni: 2 },
+    );
+    withVni2.upsert(node('node-a', '198.18.0.11', '10.244.1.0/24'));
+    withVni2.upsert(node('node-b', '198.18.0.12', '10.244.2.0/24'));
+    withVni2.upsert(node('node-c', '198.18.0.13', '10.244.3.0/24'));
+    const next = nodeStateOf(withVni2.planNode('node-a'));
+    expect([...next.devices.keys()]).toEqual(['flannel.2']);
+    // Not a diff: the executor reconciling the host with a plan it was given whole (a resync).
+    const host2 = new LinuxHost({
+      netns: ns.name,
+      device: () => 'flannel.2',
+      ownsRoute: (r) => r.dst.startsWith('10.244.'),
+      ownsChain: (c) => ownsChain(next, c),
+    });
+    const actual = await host2.read();
+    expect([...actual.devices.keys()].sort()).toEqual(['flannel.1']);
+    await host2.apply(reconcileDiff(actual, next), actual);
+    expect(
+      ns
+        .exec('ip', ['-o', 'link', 'show'])
+        .match(/flannel\.\d+/g)
+        ?.sort(),
+    ).toEqual(['flannel.2']);
+    expect(ns.exec('ip', ['route', 'show', '10.244.2.0/24'])).toContain('dev flannel.2');
+    expect(driftCount(reconcileDiff(await host2.read(), next))).toBe(0);
   });
 });
 

@@ -77,6 +77,16 @@ export class LinuxHost implements DataplaneHost {
     );
     const links = JSON.parse(await this.run('ip', ['-json', 'link', 'show'])) as { ifname?: string }[];
     const hasDevice = links.some((l) => l.ifname === device);
+    // Overlay devices of another VNI are Netledger's too (flannel.<VNI>): read, so that a
+    // reconcile deletes them (their routes, neighbours and FDB entries go with them).
+    const otherVnis = links.flatMap((l) =>
+      l.ifname !== device && /^flannel\.\d+$/.test(l.ifname ?? '') ? [l.ifname!] : [],
+    );
+    const readDevice = async (name: string) =>
+      parseVxlanDevice(
+        JSON.parse(await this.run('ip', ['-json', '-d', 'link', 'show', name])),
+        JSON.parse(await this.run('ip', ['-json', 'addr', 'show', 'dev', name])),
+      );
     // Only Netledger's routes: those on the overlay device, and the direct routes it placed.
     const routes = parseIpRoutes(
       JSON.parse(await this.run('ip', ['-json', 'route', 'show', 'table', 'main'])),
@@ -85,14 +95,9 @@ export class LinuxHost implements DataplaneHost {
       chains: owned.chains,
       // The host does not say how a jump got where it is; the executor's state says prepend or append.
       jumps: owned.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
-      devices: hasDevice
-        ? [
-            parseVxlanDevice(
-              JSON.parse(await this.run('ip', ['-json', '-d', 'link', 'show', device])),
-              JSON.parse(await this.run('ip', ['-json', 'addr', 'show', 'dev', device])),
-            )!,
-          ]
-        : [],
+      devices: (await Promise.all([...(hasDevice ? [device] : []), ...otherVnis].map(readDevice))).filter(
+        (d) => d !== undefined,
+      ),
       routes,
       neighbours: hasDevice
         ? parseIpNeighbours(
