@@ -426,9 +426,10 @@ export async function benchScale(): Promise<Record<string, number>> {
     );
 
     progress(figures);
-    // --- The executor process on a K8s-max node, from its start to ready: the plan topic folded
-    // from its beginning (every revision of this run), its node's state applied to a recording
-    // host (in memory, no kernel), then its resident memory once idle; then restarted.
+    // --- The executor process on a K8s-max node, from its start to ready: the API's snapshot,
+    // the plan topic read on from its revision (older messages skipped by their header), its
+    // node's state applied to a recording host (in memory, no kernel), then its resident memory
+    // once idle; then restarted, from the plan it kept on the node.
     const executorEnv = {
       ...env,
       NODE_NAME: 'node-4321',
@@ -436,6 +437,9 @@ export async function benchScale(): Promise<Record<string, number>> {
       STATE_FILE: join(mkdtempSync(join(tmpdir(), 'nl-bench-executor-')), 'node-4321.json'),
       DRIFT_INTERVAL_MS: '0',
       HTTP_PORT: '18283',
+      // As deploy/ runs it: the API's snapshot to start from, the topic read on from there.
+      NETLEDGER_API: 'http://127.0.0.1:18280',
+      NETLEDGER_TOKEN: TOKEN,
     };
     const executorReady = async () => {
       const started = performance.now();

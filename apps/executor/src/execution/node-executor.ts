@@ -124,12 +124,13 @@ export class NodeExecutor {
 
   /**
    * At start: takes the plan this node last brought its host to (kept on the node, so a restart
-   * needs no network Netledger programs), then the API's snapshot if that is newer; the host is
-   * not touched.
+   * needs no network Netledger programs), or else the API's snapshot; the host is not touched.
    */
   async start(kept?: ReceivedChange): Promise<void> {
     await this.serial(async () => {
-      if (kept) this.takeSnapshot(kept, 'the plan kept on the node');
+      // With the plan it kept, the topic goes on from there (a gap in it resyncs from the API);
+      // without, the API's snapshot spares it folding the topic from its beginning.
+      if (kept && this.takeSnapshot(kept, 'the plan kept on the node')) return;
       await this.loadSnapshot('start');
     });
   }

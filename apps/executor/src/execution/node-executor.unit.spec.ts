@@ -69,16 +69,20 @@ function executor(offer: { snapshot?: ReceivedChange } = {}, options: { maxBacko
   const host = new RecordingHost();
   const reports: ExecutorStatus[] = [];
   const saved: number[] = [];
+  const asked = { snapshots: 0 };
   const x = new NodeExecutor({
     node: 'node-a',
     host,
-    loadSnapshot: async () => offer.snapshot,
+    loadSnapshot: async () => {
+      asked.snapshots++;
+      return offer.snapshot;
+    },
     onApplied: async (r) => void saved.push(r),
     report: async (s) => void reports.push(s),
     backoffMs: 1,
     ...options,
   });
-  return { x, host, reports, saved };
+  return { x, host, reports, saved, asked };
 }
 
 /** An executor that started with nothing to catch up on (an empty plan topic). */
@@ -211,11 +215,13 @@ describe('NodeExecutor', () => {
       encodePlanChange(held.change, held.fragments, Number.POSITIVE_INFINITY)[0]!.value,
     )!;
     // The restart: the same host, no snapshot from anywhere, nothing on the topic.
-    const { x, host } = executor();
+    const { x, host, asked } = executor();
     host.state = first.host.state;
     const before = host.state;
     await x.start(kept);
     expect(x.bookRevision).toBe(2);
+    // The topic goes on from the kept revision: the API is not asked for the whole plan.
+    expect(asked.snapshots).toBe(0);
     await x.converge('caught up');
     expect(x.notReady).toBeUndefined();
     expect(x.appliedRevision).toBe(2);
