@@ -194,7 +194,7 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
     return planFromScratch(list.items).get(NODE)!;
   }
 
-  it('moves from kube-proxy to the executor and back with no connection lost; kube-proxy’s canary is left alone', async () => {
+  it('moves from kube-proxy to the executor (drift checks on) and back with no connection lost; the canaries and another agent’s chain are left alone', async () => {
     await startKubeProxy();
     const viaService = () => {
       try {
@@ -220,6 +220,12 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
 
     const traffic = probe(node, 'http://10.96.0.10/');
     try {
+      // Others on the node: kubelet's canaries and another agent's chain with its jump.
+      for (const table of ['filter', 'nat', 'mangle'])
+        node.exec('iptables', ['-t', table, '-N', 'KUBE-KUBELET-CANARY']);
+      node.exec('iptables', ['-N', 'OTHER-AGENT']);
+      node.exec('iptables', ['-A', 'OTHER-AGENT', '-s', '198.18.0.99', '-j', 'DROP']);
+      node.exec('iptables', ['-I', 'INPUT', '1', '-j', 'OTHER-AGENT']);
       // Over to Netledger: kube-proxy stops (its rules stay, as they do when it exits), the executor starts.
       await stopKubeProxy();
       const executor = new AppProcess('executor', {
@@ -247,9 +253,18 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
         'the executor to bring the node to its plan',
         60_000,
       );
-      // A few drift checks later: kube-proxy's canary chain (not Netledger's) is still there.
+      // A few drift checks later: the chains that are not Netledger's are still there.
       await new Promise((r) => setTimeout(r, 2500));
-      expect(tableRules('nat')).toContain(':KUBE-PROXY-CANARY -');
+      expect(tableRules('nat')).toEqual(
+        expect.arrayContaining([':KUBE-PROXY-CANARY -', ':KUBE-KUBELET-CANARY -']),
+      );
+      expect(tableRules('filter')).toEqual(
+        expect.arrayContaining([
+          ':KUBE-KUBELET-CANARY -',
+          '-A INPUT -j OTHER-AGENT',
+          '-A OTHER-AGENT -s 198.18.0.99/32 -j DROP',
+        ]),
+      );
       expect(driftCount(reconcileDiff(await host.read(), desired))).toBe(0);
       const byNetledger = tableRules('nat');
       const filterByNetledger = tableRules('filter');
@@ -260,7 +275,8 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
       // Netledger wrote what kube-proxy v1.37.2 wrote, rule for rule, chain names (hashes) included.
       // One known difference: v1.37 counts the packets its INVALID rule drops in an nfacct
       // object; Netledger writes the rule without it (issue 16, kube-proxy v1.37 fidelity).
-      const kubeProxyLines = (rules: string[]) => rules.filter((l) => l.includes('KUBE-'));
+      const kubeProxyLines = (rules: string[]) =>
+        rules.filter((l) => l.includes('KUBE-') && !l.includes('KUBE-KUBELET-CANARY'));
       expect(kubeProxyLines(byNetledger)).toEqual(kubeProxyLines(byKubeProxy));
       expect(kubeProxyLines(filterByNetledger)).toEqual(
         kubeProxyLines(filterByKubeProxy).map((l) =>
