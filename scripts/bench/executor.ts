@@ -35,7 +35,7 @@ export async function benchExecutor(): Promise<Record<string, number>> {
     // A full restore, as kube-proxy's full sync writes it, onto a host that already has the rules.
     const full = renderStateRestore(before);
     execFileSync('ip', ['netns', 'exec', netns, 'iptables-restore', '--noflush'], { input: full });
-    let t = performance.now();
+    const t = performance.now();
     execFileSync('ip', ['netns', 'exec', netns, 'iptables-restore', '--noflush'], {
       input: full,
       maxBuffer: 1 << 30,
@@ -43,27 +43,36 @@ export async function benchExecutor(): Promise<Record<string, number>> {
     const fullRestoreMs = performance.now() - t;
     const rules = [...before.chains.values()].reduce((n, c) => n + c.rules.length, 0);
 
-    // One service change: a new ClusterIP service with two endpoints.
-    const template = cluster.services[1]!;
-    planner.upsert({ ...template, namespace: 'bench', name: 'added', clusterIPs: ['172.31.255.1'] });
-    planner.upsert({ ...cluster.slices[1]!, namespace: 'bench', name: 'added-1', serviceName: 'added' });
-    const after = nodeStateOf(planner.planNode(node));
-    const diff = diffNodeStates(before, after);
-    t = performance.now();
-    await host.apply(
-      {
-        ...diff,
-        devices: { upsert: [], delete: [] },
-        routes: { upsert: [], delete: [] },
-        neighbours: { upsert: [], delete: [] },
-        fdb: { upsert: [], delete: [] },
-      },
-      before,
-    );
-    const partialApplyMs = performance.now() - t;
+    // One service change: a new ClusterIP service with two endpoints, applied as a diff. The
+    // first one in the process also pays for compiling the renderer; a running executor has
+    // done that long before, so the figure is the second change's (the first is reported too).
+    let state = before;
+    const addService = async (name: string, clusterIP: string) => {
+      const template = cluster.services[1]!;
+      planner.upsert({ ...template, namespace: 'bench', name, clusterIPs: [clusterIP] });
+      planner.upsert({ ...cluster.slices[1]!, namespace: 'bench', name: `${name}-1`, serviceName: name });
+      const next = nodeStateOf(planner.planNode(node));
+      const diff = diffNodeStates(state, next);
+      const t0 = performance.now();
+      await host.apply(
+        {
+          ...diff,
+          devices: { upsert: [], delete: [] },
+          routes: { upsert: [], delete: [] },
+          neighbours: { upsert: [], delete: [] },
+          fdb: { upsert: [], delete: [] },
+        },
+        state,
+      );
+      state = next;
+      return performance.now() - t0;
+    };
+    const partialApplyColdMs = await addService('added', '172.31.255.1');
+    const partialApplyMs = await addService('added-again', '172.31.255.2');
     return {
       'executor.hostRules': rules,
       'executor.partialApplyMs': Math.round(partialApplyMs),
+      'executor.partialApplyColdMs': Math.round(partialApplyColdMs),
       'executor.fullRestoreMs': Math.round(fullRestoreMs),
     };
   } finally {
