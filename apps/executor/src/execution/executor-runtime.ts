@@ -1,5 +1,11 @@
 import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/dataplane';
-import { ensureTopics, nodeStatusTopic, topicNames, waitForLeaders } from '@netledger/messaging';
+import {
+  ensureTopics,
+  nodeStatusTopic,
+  topicNames,
+  waitForLeaders,
+  type ReceivedChange,
+} from '@netledger/messaging';
 import { isNetledgerChain } from '@netledger/planner-core';
 import { retryUntilDone, type Logger, type ReadinessChecks } from '@netledger/process';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
@@ -24,6 +30,8 @@ export class ExecutorRuntime {
   private planFile: PlanFile | undefined;
   private driftTimer: NodeJS.Timeout | undefined;
   private started = false;
+  /** The revision the book last moved to from the topic, and the offset after its last part. */
+  private position: { readonly revision: number; readonly next: bigint } | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -139,7 +147,11 @@ export class ExecutorRuntime {
     const planFile = new PlanFile(
       this.settings.stateFile,
       node,
-      () => this.executor?.heldPlan(),
+      () => {
+        const plan = this.executor?.heldPlan();
+        const at = this.position;
+        return plan && at?.revision === plan.change.revision ? { ...plan, nextOffset: at.next } : plan;
+      },
       PLAN_FILE_EVERY_MS,
       (message) => this.logger.warn(message),
     );
@@ -157,7 +169,19 @@ export class ExecutorRuntime {
       log: (level, message) => (level === 'warn' ? this.logger.warn(message) : this.logger.log(message)),
     });
     this.executor = executor;
-    await executor.start(await planFile.read());
+    this.position = undefined;
+    const kept = await planFile.read();
+    await executor.start(kept);
+    // Where the topic goes on from: after the kept plan's revision, if the book holds that one.
+    const from =
+      kept && executor.bookRevision === kept.change.revision
+        ? await planFile.nextOffset(kept.change.revision)
+        : undefined;
+    if (from !== undefined) this.position = { revision: kept!.change.revision, next: from };
+    const moved = (change: ReceivedChange, offset: bigint) => {
+      if (executor.bookRevision === change.change.revision)
+        this.position = { revision: change.change.revision, next: offset + 1n };
+    };
     let gap = false;
     let live = false;
     // A handler that throws would stop the consumer on the same message at every start: each
@@ -171,35 +195,43 @@ export class ExecutorRuntime {
           this.logger.error(`${what}: ${error instanceof Error ? error.message : String(error)}`);
         }
       };
-    await feed.start(() => executor.bookRevision, {
-      catchUp: guarded('catching up', async (change) => {
-        if (!(await executor.fold(change))) gap = true;
-      }),
-      caughtUp: guarded('caught up', async () => {
-        live = true;
-        this.started = true;
-        if (gap) {
-          this.logger.warn(
-            `the plan topic does not give revision ${executor.bookRevision + 1} whole: resync`,
+    await feed.start(
+      () => executor.bookRevision,
+      {
+        catchUp: guarded('catching up', async (change, offset) => {
+          if (!(await executor.fold(change))) gap = true;
+          moved(change, offset);
+        }),
+        caughtUp: guarded('caught up', async () => {
+          live = true;
+          this.started = true;
+          if (gap) {
+            this.logger.warn(
+              `the plan topic does not give revision ${executor.bookRevision + 1} whole: resync`,
+            );
+            await executor.resyncNow('plan topic behind the book');
+          } else await executor.converge('caught up');
+          this.logger.log(
+            `${node}: at plan revision ${executor.appliedRevision}${executor.notReady ? ` (not ready: ${executor.notReady})` : ''}${this.settings.netns ? ` (programming netns ${this.settings.netns})` : ''}`,
           );
-          await executor.resyncNow('plan topic behind the book');
-        } else await executor.converge('caught up');
-        this.logger.log(
-          `${node}: at plan revision ${executor.appliedRevision}${executor.notReady ? ` (not ready: ${executor.notReady})` : ''}${this.settings.netns ? ` (programming netns ${this.settings.netns})` : ''}`,
-        );
-      }),
-      live: guarded('plan change', (change) => executor.handle(change)),
-      invalid: guarded('refused message', async (error, offset, revision) => {
-        this.metrics.refused.inc();
-        this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
-        // A revision it does not have yet holds this node's part (every change does): it resyncs.
-        // A message that names no revision, or an old one, is only skipped.
-        if (revision === undefined || revision <= executor.bookRevision) return;
-        if (live) await executor.resyncNow(`plan revision ${revision} could not be read`);
-        else gap = true;
-      }),
-      stopped: (error) => this.restartAfterStop(error),
-    });
+        }),
+        live: guarded('plan change', async (change, offset) => {
+          await executor.handle(change);
+          moved(change, offset);
+        }),
+        invalid: guarded('refused message', async (error, offset, revision) => {
+          this.metrics.refused.inc();
+          this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
+          // A revision it does not have yet holds this node's part (every change does): it resyncs.
+          // A message that names no revision, or an old one, is only skipped.
+          if (revision === undefined || revision <= executor.bookRevision) return;
+          if (live) await executor.resyncNow(`plan revision ${revision} could not be read`);
+          else gap = true;
+        }),
+        stopped: (error) => this.restartAfterStop(error),
+      },
+      from,
+    );
     if (this.settings.driftIntervalMs > 0) {
       this.driftTimer = setInterval(() => {
         executor.checkDrift().then(

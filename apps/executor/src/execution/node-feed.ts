@@ -16,10 +16,11 @@ import { singlePartitionAssigner } from './single-partition-assigner';
 /** What the feed hands over: changes while catching up, the moment it has caught up, live changes. */
 export interface FeedHandlers {
   /** A change older than the topic's end when the feed started: fold it, the host waits. */
-  readonly catchUp: (change: ReceivedChange) => Promise<void>;
+  readonly catchUp: (change: ReceivedChange, offset: bigint) => Promise<void>;
   /** Every change before the start's end has been handed over (at once when there were none). */
   readonly caughtUp: () => Promise<void>;
-  readonly live: (change: ReceivedChange) => Promise<void>;
+  /** A change after the start's end; `offset` is its last part's (where a restart goes on from). */
+  readonly live: (change: ReceivedChange, offset: bigint) => Promise<void>;
   /** A message that is not a valid plan message: skipped, after this. */
   /** A message that is not (part of) a valid plan change; `revision` is what its header claims. */
   readonly invalid: (error: Error, offset: string, revision: number | undefined) => Promise<void>;
@@ -28,10 +29,10 @@ export interface FeedHandlers {
 }
 
 /**
- * The executor's view of Kafka: the plan topic, read from its beginning at every start (every
- * change is for every node, and the book it builds lives in memory). Parts of a change are put
- * back together and validated; changes the book already has (by the revision header) are
- * skipped without reading their value.
+ * The executor's view of Kafka: the plan topic (every change is for every node), read from the
+ * offset after the plan kept on the node when there is one and the topic still holds it, else
+ * from its beginning. Parts of a change are put back together and validated; changes the book
+ * already has (by the revision header) are skipped without reading their value.
  */
 export class NodeFeed {
   private consumer: Consumer | undefined;
@@ -50,11 +51,16 @@ export class NodeFeed {
     this.stallMs = stallTimeout(consumerStallMs, this.timeouts);
   }
 
-  /** Starts reading; `after` is the revision the executor already has (its snapshot's). */
-  async start(after: () => number, handlers: FeedHandlers): Promise<void> {
+  /**
+   * Starts reading; `after` is the revision the executor already has (its snapshot's), `from`
+   * the offset to go on from (the one after the kept plan's last part), if known.
+   */
+  async start(after: () => number, handlers: FeedHandlers, from?: bigint): Promise<void> {
     const { low, high: end } = await this.offsets();
+    // An offset the topic no longer holds (retention) is not sought: from the beginning, the gap shows.
+    const seek = from !== undefined && from >= low && from <= end ? from : undefined;
     const assembler = new PlanAssembler(this.node);
-    let caughtUp = end === low;
+    let caughtUp = end === (seek ?? low);
     if (caughtUp) await handlers.caughtUp();
     // A group of its own for each start: nothing is committed, the book is rebuilt every time.
     this.consumer = this.kafka.consumer({
@@ -79,13 +85,17 @@ export class NodeFeed {
             await handlers.invalid(error as Error, message.offset, revision);
           }
         }
-        if (change) await (caughtUp ? handlers.live(change) : handlers.catchUp(change));
+        if (change) {
+          const offset = BigInt(message.offset);
+          await (caughtUp ? handlers.live(change, offset) : handlers.catchUp(change, offset));
+        }
         if (!caughtUp && last) {
           caughtUp = true;
           await handlers.caughtUp();
         }
       },
     });
+    if (seek !== undefined) this.consumer.seek({ topic: this.topic, partition: 0, offset: String(seek) });
   }
 
   /** Stops consuming; a stalled consumer is given up on after a while rather than waited for. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   encodePlanChange,
@@ -13,8 +13,17 @@ import type { PlanChange } from '@netledger/model';
  * needs neither the API nor any address Netledger itself programs. It is one plan message, the
  * format of the plan topic and the API's snapshot, and it is read back through the same
  * validation. Writes are atomic (a temporary file renamed) and at most one per `everyMs`: the
- * latest plan is always written, a little later.
+ * latest plan is always written, a little later. Beside it (`<file>.offset`), where on the plan
+ * topic the revision after it begins, so that a restart reads on from there rather than the
+ * whole topic.
  */
+/** What the host holds: its plan, and the topic offset after that revision's last part if known. */
+export interface KeptPlan {
+  readonly change: PlanChange;
+  readonly fragments: FragmentJson[];
+  readonly nextOffset?: bigint;
+}
+
 export class PlanFile {
   private due: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -23,7 +32,7 @@ export class PlanFile {
   constructor(
     private readonly path: string,
     private readonly node: string,
-    private readonly held: () => { change: PlanChange; fragments: FragmentJson[] } | undefined,
+    private readonly held: () => KeptPlan | undefined,
     private readonly everyMs: number,
     private readonly log: (message: string) => void,
   ) {}
@@ -50,6 +59,24 @@ export class PlanFile {
     }
   }
 
+  /**
+   * The plan topic's offset after the kept revision's last part, when the file beside the plan
+   * names it for that revision (else undefined: the topic is read from its beginning).
+   */
+  async nextOffset(revision: number): Promise<bigint | undefined> {
+    try {
+      const kept = JSON.parse(await readFile(`${this.path}.offset`, 'utf8')) as {
+        revision?: unknown;
+        next?: unknown;
+      };
+      return kept.revision === revision && typeof kept.next === 'string' && /^\d{1,19}$/.test(kept.next)
+        ? BigInt(kept.next)
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The host moved on: the plan it holds is written within `everyMs`. */
   changed(): void {
     if (this.due) return;
@@ -72,6 +99,13 @@ export class PlanFile {
       const [message] = encodePlanChange(plan.change, plan.fragments, Number.POSITIVE_INFINITY);
       try {
         await mkdir(dirname(this.path), { recursive: true });
+        // The offset goes first: until the plan is renamed in, the old plan's revision does not match it.
+        if (plan.nextOffset === undefined) await rm(`${this.path}.offset`, { force: true });
+        else {
+          const offset = JSON.stringify({ revision: plan.change.revision, next: String(plan.nextOffset) });
+          await writeFile(`${this.path}.offset.tmp`, offset);
+          await rename(`${this.path}.offset.tmp`, `${this.path}.offset`);
+        }
         await writeFile(`${this.path}.tmp`, message!.value);
         await rename(`${this.path}.tmp`, this.path);
       } catch (error) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROXY_CONFIG } from '@netledger/model';
 import { NetworkPlanner, PlanRecorder } from '@netledger/planner-core';
-import { PlanFile } from './plan-file';
+import { PlanFile, type KeptPlan } from './plan-file';
 import { node } from '../../../../test/support/kube';
 
 /** node-a's part of a one-change plan, as an executor holds it. */
@@ -25,11 +25,8 @@ function heldPlan() {
 describe('PlanFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nl-planfile-'));
   const logs: string[] = [];
-  const file = (
-    name: string,
-    nodeName = 'node-a',
-    held: () => ReturnType<typeof heldPlan> | undefined = heldPlan,
-  ) => new PlanFile(join(dir, name), nodeName, held, 10_000, (m) => logs.push(m));
+  const file = (name: string, nodeName = 'node-a', held: () => KeptPlan | undefined = heldPlan) =>
+    new PlanFile(join(dir, name), nodeName, held, 10_000, (m) => logs.push(m));
 
   it('keeps the plan the host holds and reads it back, validated', async () => {
     const plan = heldPlan();
@@ -37,6 +34,18 @@ describe('PlanFile', () => {
     const read = await file('a.json').read();
     expect(read?.change).toEqual(plan.change);
     expect([...read!.fragments.keys()].sort()).toEqual(plan.fragments.map((f) => f.digest).sort());
+  });
+
+  it('keeps beside the plan where the topic goes on after it, for that revision only', async () => {
+    const plan = heldPlan();
+    await file('o.json', 'node-a', () => ({ ...plan, nextOffset: 1234n })).flush();
+    expect(await file('o.json').nextOffset(plan.change.revision)).toBe(1234n);
+    expect(await file('o.json').nextOffset(plan.change.revision + 1)).toBeUndefined();
+    // A plan kept without an offset (the API's snapshot) leaves none that could be taken for it.
+    await file('o.json', 'node-a', () => plan).flush();
+    expect(await file('o.json').nextOffset(plan.change.revision)).toBeUndefined();
+    writeFileSync(join(dir, 'o.json.offset'), '{"revision":1,"next":"-5"}');
+    expect(await file('o.json').nextOffset(1)).toBeUndefined();
   });
 
   it('has nothing before the first write, and writes nothing while nothing is held', async () => {
