@@ -10,7 +10,7 @@ import { NetworkPlanner, PlanRecorder } from '@netledger/planner-core';
 import { Partitioners } from 'kafkajs';
 import { appEntry } from '../../test/support/app-entry';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
-import { memoryOf, waitFor } from './processes';
+import { heapUsedMiB, memoryOf, waitFor } from './processes';
 
 /*
  * The executor as it ships (the bundled file), on a node of a 100-service cluster: the plan on
@@ -45,6 +45,7 @@ export async function benchExecutorProcess(): Promise<Record<string, number>> {
     const first = await startToReady(node, prefix, brokers, stateFile);
     await new Promise((r) => setTimeout(r, 5000));
     const rssMiB = memoryOf(first.child.pid!).rssMiB;
+    const heapMiB = await heapUsedMiB('http://127.0.0.1:18290/metrics');
     await stop(first.child);
     // A restart: the plan kept on the node (written at shutdown), the topic read from there.
     const again = await startToReady(node, prefix, brokers, stateFile);
@@ -52,6 +53,7 @@ export async function benchExecutorProcess(): Promise<Record<string, number>> {
     return {
       'executor.startToReadyMs100Services': Math.round(first.ms),
       'executor.idleRssMiB100Services': rssMiB,
+      'executor.idleHeapUsedMiB100Services': heapMiB,
       'executor.restartToReadyMs100Services': Math.round(again.ms),
     };
   } finally {

@@ -20,3 +20,10 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** The V8 heap a Netledger process uses now, MiB, from its /metrics (what of its RSS is live JS). */
+export async function heapUsedMiB(metricsUrl: string): Promise<number> {
+  const text = await fetch(metricsUrl).then((r) => r.text());
+  const bytes = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
+  return Math.round(bytes / 104857.6) / 10;
+}

@@ -22,7 +22,7 @@ import { PLANNER_MIGRATIONS } from '../../apps/planner/src/planner.migrations';
 import { Ingested } from '../../test/support/ingested';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
-import { memoryOf, waitFor } from './processes';
+import { heapUsedMiB, memoryOf, waitFor } from './processes';
 import { appEntry } from '../../test/support/app-entry';
 
 /*
@@ -458,6 +458,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     figures['executor.startToReadyMsK8sMax'] = await executorReady();
     await sleep(5000);
     figures['executor.idleRssMiBK8sMax'] = memoryOf(executor!.child.pid!).rssMiB;
+    figures['executor.idleHeapUsedMiBK8sMax'] = await heapUsedMiB('http://127.0.0.1:18283/metrics');
     // A restart: the plan it kept on the node (written at shutdown) read back, the topic from there.
     const exited = once(executor!.child, 'exit');
     executor!.child.kill('SIGTERM');
