@@ -14,6 +14,7 @@ import { ChangePlanner, NetworkPlanner } from '@netledger/planner-core';
 import { DEFAULT_PROXY_CONFIG } from '@netledger/model';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
+import { isReady } from '../../test/support/readiness';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 
@@ -85,11 +86,7 @@ export async function benchApi(): Promise<Record<string, number>> {
     });
     for (;;) {
       if (api.exitCode !== null) throw new Error('api exited');
-      const ready = await fetch('http://127.0.0.1:18280/readyz').then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
+      if (await isReady(18280)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     const projectSeconds = (performance.now() - started) / 1000;

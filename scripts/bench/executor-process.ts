@@ -11,6 +11,7 @@ import { Partitioners } from 'kafkajs';
 import { appEntry } from '../../test/support/app-entry';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { heapUsedMiB, memoryOf, waitFor } from './processes';
+import { isReady } from '../../test/support/readiness';
 
 /*
  * The executor as it ships (the bundled file), on a node of a 100-service cluster: the plan on
@@ -85,15 +86,7 @@ async function startToReady(
     },
     stdio: 'ignore',
   });
-  await waitFor(
-    'the executor to be ready',
-    () =>
-      fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    60_000,
-  );
+  await waitFor('the executor to be ready', () => isReady(port), 60_000);
   return { child, ms: performance.now() - started };
 }
 

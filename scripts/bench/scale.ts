@@ -24,6 +24,7 @@ import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
 import { heapUsedMiB, memoryOf, waitFor } from './processes';
 import { appEntry } from '../../test/support/app-entry';
+import { isReady } from '../../test/support/readiness';
 
 /*
  * Issue 13's figures, on this machine with PostgreSQL and Kafka beside it: a K8s-max cluster
@@ -378,15 +379,7 @@ export async function benchScale(): Promise<Record<string, number>> {
       HTTP_PORT: '18280',
     });
     const apiStart = performance.now();
-    await waitFor(
-      'the API to be ready',
-      () =>
-        fetch('http://127.0.0.1:18280/readyz').then(
-          (r) => r.ok,
-          () => false,
-        ),
-      600_000,
-    );
+    await waitFor('the API to be ready', () => isReady(18280), 600_000);
     figures['scale.apiStartSeconds'] = round((performance.now() - apiStart) / 1000, 1);
     const timed = async (path: string, runs = 5): Promise<number> => {
       const times: number[] = [];
@@ -444,15 +437,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     const executorReady = async () => {
       const started = performance.now();
       executor = startApp('executor', executorEnv);
-      await waitFor(
-        'the executor to be ready',
-        () =>
-          fetch('http://127.0.0.1:18283/readyz').then(
-            (r) => r.ok,
-            () => false,
-          ),
-        600_000,
-      );
+      await waitFor('the executor to be ready', () => isReady(18283), 600_000);
       return round(performance.now() - started);
     };
     figures['executor.startToReadyMsK8sMax'] = await executorReady();

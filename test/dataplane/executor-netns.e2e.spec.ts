@@ -3,9 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { driftCount, LinuxHost, reconcileDiff } from '@netledger/dataplane';
 import { topicNames } from '@netledger/messaging';
-import { ownsChain } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
@@ -16,6 +14,8 @@ import { attachPod, canUseNetns, probe, run, servePodName, TestNamespace } from 
 import { AppProcess } from '../support/app-process';
 import { planFromScratch, testPipeline } from '../support/pipeline';
 import { rawNode, rawService, rawSlice } from '../support/kube';
+import { isReady } from '../support/readiness';
+import { hostDrift } from '../support/host-drift';
 
 /*
  * Three nodes as network namespaces on one underlay (a bridge in a fourth namespace), two pods per
@@ -365,11 +365,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       STATE_FILE: join(stateDir, `${node}.json`),
       DRIFT_INTERVAL_MS: '0',
     });
-    const ready = () =>
-      fetch(`http://127.0.0.1:${executor.port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
+    const ready = () => isReady(executor.port);
     /** The processes the executor runs now (`ip netns exec` running iptables-restore, ip or bridge). */
     const hostCommands = (pid: number) =>
       readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
@@ -405,14 +401,8 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       for (const child of [pid, ...inFlight]) process.kill(child, 'SIGKILL');
       await executor.kill();
       const desired = planFromScratch(pipeline.apiserver.allObjects()).get(node)!;
-      const host = new LinuxHost({
-        netns: nodeNs.get(node)!.name,
-        device: () => 'flannel.1',
-        ownsRoute: (r) => desired.routes.has(r.dst),
-        ownsChain: (c) => ownsChain(desired, c),
-      });
       // It was killed before the host held the change.
-      expect(driftCount(reconcileDiff(await host.read(), desired))).toBeGreaterThan(0);
+      expect(await hostDrift(nodeNs.get(node)!.name, desired)).toBeGreaterThan(0);
 
       await executor.start();
       // Converged: at the planner's last revision, ready, and the host holds exactly that state.
@@ -428,7 +418,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
         async () =>
           (await appliedRevision()) === plannerService.revision &&
           (await ready()) &&
-          driftCount(reconcileDiff(await host.read(), desired)) === 0,
+          (await hostDrift(nodeNs.get(node)!.name, desired)) === 0,
         'the restarted executor to bring the host to the last revision',
         60_000,
       );

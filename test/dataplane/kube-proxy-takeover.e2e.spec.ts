@@ -4,9 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { driftCount, LinuxHost, reconcileDiff } from '@netledger/dataplane';
 import type { NodeState } from '@netledger/model';
-import { ownsChain } from '@netledger/planner-core';
 import { AppProcess } from '../support/app-process';
 import { eventually } from '../support/kafka-reader';
 import { KubeControlPlane } from '../support/kube-control-plane';
@@ -14,6 +12,8 @@ import { LoopbackRelay } from '../support/loopback-relay';
 import { attachPod, canUseNetns, probe, servePodName, TestNamespace } from '../support/netns';
 import { planFromScratch } from '../support/pipeline';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
+import { isReady } from '../support/readiness';
+import { hostDrift } from '../support/host-drift';
 
 /*
  * A node that real kube-proxy (v1.37.2, built from k8s.io/kubernetes by scripts/kube, iptables
@@ -238,18 +238,8 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
       await executor.start();
       apps.push(executor);
       const desired = await desiredState();
-      const host = new LinuxHost({
-        netns: node.name,
-        device: () => 'flannel.1',
-        ownsRoute: (r) => desired.routes.has(r.dst),
-        ownsChain: (c) => ownsChain(desired, c),
-      });
       await eventually(
-        async () =>
-          (await fetch(`http://127.0.0.1:${executor.port}/readyz`).then(
-            (r) => r.ok,
-            () => false,
-          )) && driftCount(reconcileDiff(await host.read(), desired)) === 0,
+        async () => (await isReady(executor.port)) && (await hostDrift(node.name, desired)) === 0,
         'the executor to bring the node to its plan',
         60_000,
       );
@@ -265,7 +255,7 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
           '-A OTHER-AGENT -s 198.18.0.99/32 -j DROP',
         ]),
       );
-      expect(driftCount(reconcileDiff(await host.read(), desired))).toBe(0);
+      expect(await hostDrift(node.name, desired)).toBe(0);
       const byNetledger = tableRules('nat');
       const filterByNetledger = tableRules('filter');
 

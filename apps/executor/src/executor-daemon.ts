@@ -6,6 +6,7 @@ import {
   readServiceConfig,
   StatusServer,
   type Logger,
+  type ServiceConfig,
 } from '@netledger/process';
 import { ExecutorMetrics } from './execution/executor-metrics';
 import { ExecutorRuntime } from './execution/executor-runtime';
@@ -26,7 +27,7 @@ export class ExecutorDaemon {
   private readonly runtime: ExecutorRuntime;
   private readonly status: StatusServer;
   private readonly logger: Logger;
-  private readonly config: ReturnType<typeof readServiceConfig>;
+  private readonly config: ServiceConfig;
   private stopping: Promise<void> | undefined;
   /** The port health and metrics are served on (known once started). */
   port = 0;

@@ -77,10 +77,10 @@ export class LinuxHost implements DataplaneHost {
     );
     const links = JSON.parse(await this.run('ip', ['-json', 'link', 'show'])) as { ifname?: string }[];
     const hasDevice = links.some((l) => l.ifname === device);
-    // Overlay devices of another VNI are Netledger's too (flannel.<VNI>): read, so that a
-    // reconcile deletes them (their routes, neighbours and FDB entries go with them).
-    const otherVnis = links.flatMap((l) =>
-      l.ifname !== device && /^flannel\.\d+$/.test(l.ifname ?? '') ? [l.ifname!] : [],
+    // The overlay device, and those of another VNI (flannel.<VNI> are all Netledger's): read, so
+    // that a reconcile deletes them (their routes, neighbours and FDB entries go with them).
+    const overlays = links.flatMap((l) =>
+      l.ifname === device || /^flannel\.\d+$/.test(l.ifname ?? '') ? [l.ifname!] : [],
     );
     const readDevice = async (name: string) =>
       parseVxlanDevice(
@@ -95,9 +95,7 @@ export class LinuxHost implements DataplaneHost {
       chains: owned.chains,
       // The host does not say how a jump got where it is; the executor's state says prepend or append.
       jumps: owned.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
-      devices: (await Promise.all([...(hasDevice ? [device] : []), ...otherVnis].map(readDevice))).filter(
-        (d) => d !== undefined,
-      ),
+      devices: (await Promise.all(overlays.map(readDevice))).filter((d) => d !== undefined),
       routes,
       neighbours: hasDevice
         ? parseIpNeighbours(

@@ -9,3 +9,4 @@ export * from './metrics-registry';
 export * from './logger';
 export * from './status-server';
 export * from './retry-until-done';
+export * from './exit-on-signals';

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { readServiceConfig, type ServiceConfig } from '@netledger/process';
+import { exitOnSignals, readServiceConfig, type ServiceConfig } from '@netledger/process';
 import { ServiceModule } from './service.module';
 
 export interface RunningService {
@@ -47,16 +47,6 @@ export async function runService(
     })();
     return stopping;
   };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${String(error)}`);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  exitOnSignals(stop, (error) => logger.error(`shutdown failed: ${String(error)}`));
   return { app, config: { ...config, httpPort: port }, stop };
 }

@@ -8,6 +8,13 @@ import {
 } from '@netledger/messaging';
 import type { PlanChange } from '@netledger/model';
 
+/** What the host holds: its plan, and the topic offset after that revision's last part if known. */
+export interface KeptPlan {
+  readonly change: PlanChange;
+  readonly fragments: FragmentJson[];
+  readonly nextOffset?: bigint;
+}
+
 /**
  * The plan a node's host was last brought to, kept on the node (STATE_FILE) so that a restart
  * needs neither the API nor any address Netledger itself programs. It is one plan message, the
@@ -17,13 +24,6 @@ import type { PlanChange } from '@netledger/model';
  * topic the revision after it begins, so that a restart reads on from there rather than the
  * whole topic.
  */
-/** What the host holds: its plan, and the topic offset after that revision's last part if known. */
-export interface KeptPlan {
-  readonly change: PlanChange;
-  readonly fragments: FragmentJson[];
-  readonly nextOffset?: bigint;
-}
-
 export class PlanFile {
   private due: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
