@@ -4,13 +4,22 @@ import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKafka, encodePlanChange, ensureTopics, parseBrokers, planTopic } from '@netledger/messaging';
+import {
+  createKafka,
+  encodePlanChange,
+  ensureTopics,
+  parseBrokers,
+  planTopic,
+  PlanSigner,
+  signPlanMessages,
+} from '@netledger/messaging';
 import { DEFAULT_PROXY_CONFIG } from '@netledger/model';
 import { NetworkPlanner, PlanRecorder } from '@netledger/planner-core';
 import { Partitioners } from 'kafkajs';
 import { appEntry } from '../../test/support/app-entry';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { heapUsedMiB, memoryOf, waitFor } from './processes';
+import { testPlanKeys } from '../../test/support/plan-keys';
 import { isReady } from '../../test/support/readiness';
 
 /*
@@ -28,6 +37,8 @@ export async function benchExecutorProcess(): Promise<Record<string, number>> {
   const model = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] });
   for (const o of [...cluster.nodes, ...cluster.services, ...cluster.slices]) model.upsert(o);
   const { change, fragments } = new PlanRecorder().record(model, model.takeChanges())!;
+  const keys = testPlanKeys();
+  const signer = PlanSigner.fromFile(keys.PLAN_SIGNING_KEY_FILE);
 
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -39,17 +50,20 @@ export async function benchExecutorProcess(): Promise<Record<string, number>> {
     await producer.send({
       topic: topic.name,
       acks: -1,
-      messages: encodePlanChange(change, fragments).map((m) => ({ ...m, partition: 0 })),
+      messages: signPlanMessages(encodePlanChange(change, fragments), signer).map((m) => ({
+        ...m,
+        partition: 0,
+      })),
     });
     const stateFile = join(mkdtempSync(join(tmpdir(), 'nl-bench-executor-')), 'node.json');
     const node = cluster.nodes[3]!.name;
-    const first = await startToReady(node, prefix, brokers, stateFile);
+    const first = await startToReady(node, prefix, brokers, stateFile, keys.PLAN_VERIFY_KEYS);
     await new Promise((r) => setTimeout(r, 5000));
     const rssMiB = memoryOf(first.child.pid!).rssMiB;
     const heapMiB = await heapUsedMiB('http://127.0.0.1:18290/metrics');
     await stop(first.child);
     // A restart: the plan kept on the node (written at shutdown), the topic read from there.
-    const again = await startToReady(node, prefix, brokers, stateFile);
+    const again = await startToReady(node, prefix, brokers, stateFile, keys.PLAN_VERIFY_KEYS);
     await stop(again.child);
     return {
       'executor.startToReadyMs100Services': Math.round(first.ms),
@@ -69,6 +83,7 @@ async function startToReady(
   prefix: string,
   brokers: string,
   stateFile: string,
+  planKeys: string,
 ): Promise<{ child: ChildProcess; ms: number }> {
   const port = 18_290;
   const started = performance.now();
@@ -80,6 +95,7 @@ async function startToReady(
       NETLEDGER_TOPIC_PREFIX: prefix,
       EXECUTOR_BACKEND: 'recording',
       STATE_FILE: stateFile,
+      PLAN_VERIFY_KEYS: planKeys,
       DRIFT_INTERVAL_MS: '0',
       HTTP_PORT: String(port),
       LOG_FORMAT: 'json',

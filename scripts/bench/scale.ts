@@ -11,7 +11,7 @@ import {
   PgEventStore,
   PlanLedger,
 } from '@netledger/event-store';
-import { createKafka, ensureTopics, parseBrokers, topicNames } from '@netledger/messaging';
+import { createKafka, ensureTopics, MAX_CHANGE_BYTES, parseBrokers, topicNames } from '@netledger/messaging';
 import { type EndpointSlice, type KubeObject, type PlanChanged, type RecordedEvent } from '@netledger/model';
 import { nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { Partitioners } from 'kafkajs';
@@ -24,6 +24,7 @@ import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
 import { heapUsedMiB, memoryOf, waitFor } from './processes';
 import { appEntry } from '../../test/support/app-entry';
+import { testPlanKeys } from '../../test/support/plan-keys';
 import { isReady } from '../../test/support/readiness';
 
 /*
@@ -116,8 +117,10 @@ function startApp(app: string, env: Record<string, string>): App {
     ...(app === 'planner' ? ['--max-semi-space-size=64'] : []),
     ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   ];
+  // Not the bench's own NODE_OPTIONS (a large young generation): each app as deploy/ runs it.
+  const { NODE_OPTIONS: _benchOptions, ...inherited } = process.env;
   const child = spawn(process.execPath, [...nodeArgs, appEntry(app)], {
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -156,6 +159,7 @@ export async function benchScale(): Promise<Record<string, number>> {
     PLANNER_GROUP: `planner-${prefix}`,
     CLUSTER_CIDR: '10.64.0.0/10',
     LOG_FORMAT: 'json',
+    ...testPlanKeys(),
   };
   let planner: ReturnType<typeof startApp> | undefined;
   let api: ReturnType<typeof startApp> | undefined;
@@ -408,7 +412,12 @@ export async function benchScale(): Promise<Record<string, number>> {
     progress(figures);
     // --- A new executor's first sync: its plan from the API, in memory, before any host apply.
     const t0 = performance.now();
-    const snapshot = (await new ApiPlanSource('http://127.0.0.1:18280', TOKEN, 'node-4321').latest())!;
+    const snapshot = (await new ApiPlanSource({
+      url: 'http://127.0.0.1:18280',
+      token: TOKEN,
+      node: 'node-4321',
+      maxBytes: MAX_CHANGE_BYTES,
+    }).latest())!;
     const book = new PlanBook({ revision: snapshot.change.revision - 1, only: 'node-4321' });
     book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
     const desired = nodeStateOf(book.planOf('node-4321')!);

@@ -14,6 +14,7 @@ import { planFromScratch } from '../support/pipeline';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
 import { isReady } from '../support/readiness';
 import { hostDrift } from '../support/host-drift';
+import { testPlanKeys } from '../support/plan-keys';
 
 /*
  * A node that real kube-proxy (v1.37.2, built from k8s.io/kubernetes by scripts/kube, iptables
@@ -106,6 +107,7 @@ describe.skipIf(!canUseNetns)('taking a node over from a running kube-proxy, and
       PLANNER_GROUP: `planner-${prefix}`,
       CLUSTER_CIDR: '10.244.0.0/16',
       LOG_FORMAT: 'text',
+      ...testPlanKeys(),
     };
     for (const app of ['ingester', 'planner']) {
       const p = new AppProcess(app, env);

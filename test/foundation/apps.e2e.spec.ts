@@ -7,6 +7,7 @@ import { kubeConfigFor } from '@netledger/kube';
 import { FakeApiServer } from '../support/fake-apiserver';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
 import { appEntry } from '../support/app-entry';
+import { testPlanKeys } from '../support/plan-keys';
 
 /** Waits for /readyz to answer as `until` wants (by default: ready); returns its body. */
 async function waitReady(
@@ -34,6 +35,7 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let apiserver: FakeApiServer;
 let kubeconfig: string;
 const prefix = `test-${uniqueSuffix()}`;
+const keys = testPlanKeys();
 beforeAll(async () => {
   db = await createTestDatabase();
   apiserver = new FakeApiServer({ token: 'apps' });
@@ -66,6 +68,7 @@ describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
         STATE_FILE: `${tmpdir()}/nl-apps-${prefix}.json`,
         HTTP_PORT: String(port),
         LOG_FORMAT: 'json',
+        ...keys,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

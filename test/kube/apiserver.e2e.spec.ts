@@ -8,6 +8,7 @@ import { AppProcess } from '../support/app-process';
 import { KubeControlPlane, OwnKafkaBroker } from '../support/kube-control-plane';
 import { planFromScratch, READER_TOKEN } from '../support/pipeline';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
+import { testPlanKeys } from '../support/plan-keys';
 
 /**
  * The whole system against a real kube-apiserver (built from k8s.io/kubernetes by scripts/kube):
@@ -48,6 +49,7 @@ beforeAll(async () => {
     API_STATUS_GROUP: `api-${prefix}`,
     CLUSTER_CIDR: '10.244.0.0/16',
     LOG_FORMAT: 'text',
+    ...testPlanKeys(),
   };
   ingester = new AppProcess('ingester', env);
   planner = new AppProcess('planner', env);

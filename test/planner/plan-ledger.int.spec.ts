@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, OutboxRelay, PgEventStore, PlanLedger } from '@netledger/event-store';
-import { ensureTopics, KafkaOutboxPublisher, topicNames } from '@netledger/messaging';
+import { ensureTopics, KafkaOutboxPublisher, PlanSigner, topicNames } from '@netledger/messaging';
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
@@ -184,15 +184,18 @@ describe('the plan ledger, resolved, equals from-scratch plans now and then', ()
     const publisher = new KafkaOutboxPublisher(pipeline.kafka);
     const relay = new OutboxRelay(store.pool, publisher, {
       topics: [planTopicName],
-      expand: planMessagesFromLedger(planTopicName)(store.pool),
+      expand: planMessagesFromLedger(
+        planTopicName,
+        PlanSigner.fromFile(pipeline.keys.PLAN_SIGNING_KEY_FILE),
+      )(store.pool),
     });
     try {
       expect(await relay.relayOnce()).toBeGreaterThan(0);
       await eventually(
-        () => planFromTopic(reader).revision >= change.change.revision,
+        () => planFromTopic(reader, pipeline.keys.PLAN_VERIFY_KEYS).revision >= change.change.revision,
         'the change on the topic',
       );
-      const fromTopic = planFromTopic(reader);
+      const fromTopic = planFromTopic(reader, pipeline.keys.PLAN_VERIFY_KEYS);
       expect(
         nodeStatesEqual(nodeStateIn(fromTopic, 'late-node'), nodeStateIn(await ledger.book(), 'late-node')),
       ).toBe(true);

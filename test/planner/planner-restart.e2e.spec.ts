@@ -30,7 +30,7 @@ describe('planner killed and restarted during a stream of changes', () => {
     eventually(
       () => {
         try {
-          const book = planFromTopic(plan);
+          const book = planFromTopic(plan, pipeline.keys.PLAN_VERIFY_KEYS);
           return [...expected].every(([node, state]) => nodeStatesEqual(nodeStateIn(book, node), state));
         } catch {
           return false;

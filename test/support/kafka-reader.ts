@@ -3,7 +3,13 @@ import { uniqueSuffix } from './services';
 
 /** Reads a topic from the beginning in the background; `messages` grows as they arrive. */
 export class TopicReader {
-  readonly messages: { key: string; value: string; partition: number; offset: string }[] = [];
+  readonly messages: {
+    key: string;
+    value: string;
+    headers: Record<string, string>;
+    partition: number;
+    offset: string;
+  }[] = [];
   private consumer: Consumer | undefined;
 
   constructor(
@@ -20,6 +26,9 @@ export class TopicReader {
         this.messages.push({
           key: message.key?.toString() ?? '',
           value: message.value?.toString() ?? '',
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(Array.isArray(v) ? v[0] : v)]),
+          ),
           partition,
           offset: message.offset,
         });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { kubeConfigFor } from '@netledger/kube';
-import { PlanAssembler, topicNames } from '@netledger/messaging';
+import { PlanAssembler, PlanVerifier, topicNames } from '@netledger/messaging';
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
@@ -14,6 +14,7 @@ import { NetworkPlanner, nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { FakeApiServer } from './fake-apiserver';
 import { createTestDatabase, testKafka, uniqueSuffix } from './services';
 import { type TopicReader } from './kafka-reader';
+import { testPlanKeys } from './plan-keys';
 
 export const READER_TOKEN = 'reader-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef0';
@@ -29,6 +30,7 @@ export async function testPipeline() {
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'nl-pipeline-')), 'kubeconfig');
   writeFileSync(kubeconfig, kubeConfigFor(url, 'pipeline').exportConfig());
   const prefix = `test-${uniqueSuffix()}`;
+  const keys = testPlanKeys();
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
     KAFKA_BROKERS: inject('kafkaBrokers'),
@@ -42,12 +44,14 @@ export async function testPipeline() {
     API_STATUS_GROUP: `api-${prefix}`,
     HTTP_PORT: '0',
     LOG_FORMAT: 'text',
+    ...keys,
   };
   const kafka = testKafka();
   return {
     db,
     apiserver,
     env,
+    keys,
     kafka,
     topics: topicNames(prefix),
     async close() {
@@ -58,13 +62,16 @@ export async function testPipeline() {
 }
 
 /**
- * The plan as a consumer of the plan topic rebuilds it: every change put together from its parts
- * and applied in order (a change sent again is skipped). Throws on a gap.
+ * The plan as a consumer of the plan topic rebuilds it: every message's signature checked with
+ * the planner's public keys (`planKeys`), every change put together from its parts and applied in
+ * order (a change sent again is skipped). Throws on a gap or a message the planner did not sign.
  */
-export function planFromTopic(reader: TopicReader): PlanBook {
+export function planFromTopic(reader: TopicReader, planKeys: string): PlanBook {
   const book = new PlanBook();
   const assembler = new PlanAssembler();
+  const verifier = PlanVerifier.fromFiles([planKeys]);
   for (const m of reader.messages) {
+    verifier.verify(m.headers, Buffer.from(m.value));
     const received = assembler.add(m.value);
     if (!received || received.change.revision <= book.revision) continue;
     book.apply(received.change, (d) => received.fragments.get(d));

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { MAX_CHANGE_BYTES } from '@netledger/messaging';
 import { isDns1123Subdomain } from '@netledger/model';
 
 /** The executor's settings, from its environment. The node name is its identity. */
@@ -13,7 +15,13 @@ export interface ExecutorSettings {
   readonly topicPrefix: string;
   readonly sessionTimeoutMs: number;
   /** The Netledger API: the plan snapshot to start from when joining late or after a gap (optional). */
-  readonly api: { readonly url: string; readonly token: string | undefined } | undefined;
+  readonly api:
+    | { readonly url: string; readonly token: string | undefined; readonly ca: Buffer | undefined }
+    | undefined;
+  /** The planner's public keys (files or directories of *.pem); undefined only with PLAN_SIGNATURES=off. */
+  readonly planKeys: readonly string[] | undefined;
+  /** A plan change larger than this is refused (bytes; the topic's own limit is per message). */
+  readonly maxChangeBytes: number;
 }
 
 const schema = z.object({
@@ -33,6 +41,19 @@ const schema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   NETLEDGER_API: z.url({ protocol: /^https?$/, error: 'NETLEDGER_API must be an http(s) URL' }).optional(),
   NETLEDGER_TOKEN: z.string().optional(),
+  /** This node's API token in a file (a mounted Secret): kept out of the environment. */
+  NETLEDGER_TOKEN_FILE: z.string().min(1).optional(),
+  /** The CA of the API's certificate, for an https NETLEDGER_API. */
+  NETLEDGER_API_CA_FILE: z.string().min(1).optional(),
+  PLAN_VERIFY_KEYS: z.string().min(1).optional(),
+  EXECUTOR_MAX_CHANGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .max(MAX_CHANGE_BYTES)
+    .default(MAX_CHANGE_BYTES),
+  /** `off` takes unsigned changes (a quick local try only). */
+  PLAN_SIGNATURES: z.enum(['required', 'off']).default('required'),
 });
 
 export function readExecutorSettings(
@@ -45,6 +66,13 @@ export function readExecutorSettings(
     );
   }
   const e = parsed.data;
+  const planKeys = e.PLAN_VERIFY_KEYS?.split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (e.PLAN_SIGNATURES === 'required' && !planKeys?.length)
+    throw new Error(
+      "executor: PLAN_VERIFY_KEYS is not set: it takes only changes signed by the planner's key (PLAN_SIGNATURES=off takes unsigned ones, for a local try)",
+    );
   return {
     node: e.NODE_NAME,
     netns: e.NETNS,
@@ -53,6 +81,16 @@ export function readExecutorSettings(
     driftIntervalMs: e.DRIFT_INTERVAL_MS,
     topicPrefix: e.NETLEDGER_TOPIC_PREFIX,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
-    api: e.NETLEDGER_API ? { url: e.NETLEDGER_API, token: e.NETLEDGER_TOKEN || undefined } : undefined,
+    api: e.NETLEDGER_API
+      ? {
+          url: e.NETLEDGER_API,
+          token: e.NETLEDGER_TOKEN_FILE
+            ? readFileSync(e.NETLEDGER_TOKEN_FILE, 'utf8').trim()
+            : e.NETLEDGER_TOKEN || undefined,
+          ca: e.NETLEDGER_API_CA_FILE ? readFileSync(e.NETLEDGER_API_CA_FILE) : undefined,
+        }
+      : undefined,
+    planKeys: e.PLAN_SIGNATURES === 'required' ? planKeys : undefined,
+    maxChangeBytes: e.EXECUTOR_MAX_CHANGE_BYTES,
   };
 }

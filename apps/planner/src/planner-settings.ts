@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PlanSigner } from '@netledger/messaging';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import {
@@ -33,6 +34,8 @@ export interface PlannerSettings {
   readonly ledgerRetentionCheckMs: number;
   readonly proxyConfig: ProxyConfig;
   readonly overlayConfig: OverlayConfig;
+  /** Signs every plan message (undefined only when PLAN_SIGNATURES=off was asked for). */
+  readonly signer: PlanSigner | undefined;
 }
 
 const schema = z.object({
@@ -61,6 +64,10 @@ const schema = z.object({
   PROXY_CONFIG: z.string().min(1).optional(),
   NET_CONF: z.string().min(1).optional(),
   CLUSTER_CIDR: z.string().min(1).optional(),
+  /** The planner's Ed25519 private key (PEM, PKCS#8), as a mounted Secret gives it. */
+  PLAN_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** `off` publishes unsigned changes (a quick local try only; executors must be told too). */
+  PLAN_SIGNATURES: z.enum(['required', 'off']).default('required'),
 });
 
 /** Reads the settings; the kube-proxy and flannel files are kube-proxy's and flannel's own formats. */
@@ -74,6 +81,10 @@ export function readPlannerSettings(
     );
   }
   const e = parsed.data;
+  if (e.PLAN_SIGNATURES === 'required' && !e.PLAN_SIGNING_KEY_FILE)
+    throw new Error(
+      'planner: PLAN_SIGNING_KEY_FILE is not set: executors take only signed changes (PLAN_SIGNATURES=off publishes unsigned ones, for a local try)',
+    );
   const proxyConfig = e.PROXY_CONFIG
     ? parseKubeProxyConfiguration(parse(readFileSync(e.PROXY_CONFIG, 'utf8')))
     : DEFAULT_PROXY_CONFIG;
@@ -97,6 +108,7 @@ export function readPlannerSettings(
       ? proxyConfig
       : { ...proxyConfig, clusterCIDRs: [e.CLUSTER_CIDR ?? overlayConfig.network] },
     overlayConfig,
+    signer: e.PLAN_SIGNATURES === 'required' ? PlanSigner.fromFile(e.PLAN_SIGNING_KEY_FILE!) : undefined,
   };
 }
 

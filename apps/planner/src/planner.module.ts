@@ -25,7 +25,7 @@ export class PlannerModule {
         OutboxRelayModule.forTopics({
           topics: [topics.plan],
           offers: true,
-          expand: planMessagesFromLedger(topics.plan),
+          expand: planMessagesFromLedger(topics.plan, settings.signer),
         }),
       ],
       providers: [

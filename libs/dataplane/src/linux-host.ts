@@ -1,5 +1,6 @@
 import { nodeState, type NodeDiff, type NodeState, type RouteEntry } from '@netledger/model';
 import {
+  batchInput,
   formatOverlayOps,
   ownedIptables,
   parseBridgeFdb,
@@ -43,14 +44,16 @@ export class LinuxHost implements DataplaneHost {
 
   async apply(diff: NodeDiff, from: NodeState): Promise<ApplyReport> {
     const t0 = performance.now();
+    // Everything rendered (and refused, if a line would not be one) before anything runs.
     const restore = renderDiffRestore(diff, from);
+    const ops = renderDiffOverlay(from, diff);
+    const [ipBefore, bridge, ipAfter] = [ops.ipBefore, ops.bridge, ops.ipAfter].map(batchInput);
     if (restore) await this.run('iptables-restore', ['--noflush', '--wait'], restore);
     const t1 = performance.now();
-    const ops = renderDiffOverlay(from, diff);
     // NOTE: device and removals first, then FDB, then neighbours and routes (see renderDiffOverlay).
-    if (ops.ipBefore.length) await this.run('ip', ['-batch', '-'], `${ops.ipBefore.join('\n')}\n`);
-    if (ops.bridge.length) await this.run('bridge', ['-batch', '-'], `${ops.bridge.join('\n')}\n`);
-    if (ops.ipAfter.length) await this.run('ip', ['-batch', '-'], `${ops.ipAfter.join('\n')}\n`);
+    if (ipBefore) await this.run('ip', ['-batch', '-'], ipBefore);
+    if (bridge) await this.run('bridge', ['-batch', '-'], bridge);
+    if (ipAfter) await this.run('ip', ['-batch', '-'], ipAfter);
     // NOTE: after the rules: a flow deleted earlier could be re-created on the old rules.
     const conntrack = (diff.conntrack ?? []).map(conntrackArgs);
     for (const args of conntrack) {

@@ -7,3 +7,4 @@ export * from './kafka-outbox-publisher';
 export * from './cluster-event-codec';
 export * from './partitioning';
 export * from './plan-messages';
+export * from './plan-signatures';

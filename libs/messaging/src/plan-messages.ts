@@ -112,7 +112,10 @@ export class PlanAssembler {
   private manifests: NodeManifest[] = [];
   private fragments = new Map<Digest, ReceivedFragment>();
 
-  constructor(private readonly only?: string) {}
+  constructor(
+    private readonly only?: string,
+    private readonly maxChangeBytes = MAX_CHANGE_BYTES,
+  ) {}
 
   /** Adds one message; returns the change once its last part is in. */
   add(value: Buffer | string | null): ReceivedChange | undefined {
@@ -155,9 +158,9 @@ export class PlanAssembler {
     }
     this.next = (part as number) + 1;
     this.bytes += text.length;
-    if (this.bytes > MAX_CHANGE_BYTES) {
+    if (this.bytes > this.maxChangeBytes) {
       this.reset();
-      return invalid(`change ${String(revision)} is larger than ${MAX_CHANGE_BYTES} bytes`);
+      return invalid(`change ${String(revision)} is larger than ${this.maxChangeBytes} bytes`);
     }
     try {
       for (const m of message.manifests) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PROXY_CONFIG, isNetledgerError } from '@netledger/model';
+import { DEFAULT_PROXY_CONFIG, fragmentDigest, isNetledgerError } from '@netledger/model';
 import { NetworkPlanner, PlanRecorder, type RecordedChange } from '@netledger/planner-core';
 import { syntheticCluster } from '../../../test/support/synthetic-cluster';
 import { encodePlanChange, PlanAssembler, planMessageRevision } from './plan-messages';
@@ -76,5 +76,47 @@ describe('plan messages', () => {
     expect(bad.parts).toBeGreaterThan(1);
     const single = { ...withManifest, part: 0, parts: 1, change: JSON.parse(messages[0]!.value).change };
     expect(() => new PlanAssembler().add(JSON.stringify(single))).toThrow(/node manifest: fixed/);
+  });
+
+  it('refuse a value that would add a line or an argument to a host command, even with its digest right', () => {
+    const recorded = firstChange(3, 2);
+    const [message] = encodePlanChange(recorded.change, recorded.fragments, Number.POSITIVE_INFINITY);
+    type Fragment = { digest: string; kind: 'service' | 'peer'; body: Record<string, unknown> };
+    const tampered = (edit: (f: Fragment) => boolean) => {
+      const parsed = JSON.parse(message!.value) as { fragments: Fragment[] };
+      const f = parsed.fragments.find(edit)!;
+      // As a planner would have sent it: the digest taken of the tampered body.
+      f.digest = fragmentDigest(f.kind, JSON.stringify(f.body));
+      return errorOf(() => new PlanAssembler().add(JSON.stringify(parsed)));
+    };
+    const newlineInRule = tampered((f) => {
+      if (f.kind !== 'service') return false;
+      const rules = f.body.natServices as string[];
+      rules[0] = `${rules[0]}\n-A INPUT -j ACCEPT`;
+      return true;
+    });
+    expect(isNetledgerError(newlineInRule, 'MESSAGE.INVALID')).toBe(true);
+    expect((newlineInRule as Error).message).toMatch(/control character/);
+    const argumentInRoute = tampered((f) => {
+      if (f.kind !== 'peer') return false;
+      (f.body.route as { dst: string }).dst = '10.244.1.0/24 dev eth0';
+      return true;
+    });
+    expect((argumentInRoute as Error).message).toMatch(/an IP prefix/);
+    const commandInMac = tampered((f) => {
+      if (f.kind !== 'peer') return false;
+      (f.body.fdb as { mac: string }).mac = '0a:58:0a:f4:01:01 dev x\nnetns exec h sh';
+      return true;
+    });
+    expect((commandInMac as Error).message).toMatch(/a MAC address/);
+  });
+
+  it('refuse a change larger than the consumer takes, part by part, without holding it', () => {
+    const recorded = firstChange(300, 600);
+    const messages = encodePlanChange(recorded.change, recorded.fragments);
+    const limit = Math.floor(messages.reduce((n, m) => n + m.value.length, 0) / 2);
+    const assembler = new PlanAssembler(undefined, limit);
+    const refused = messages.map((m) => errorOf(() => assembler.add(m.value))).find(Boolean);
+    expect((refused as Error).message).toMatch(new RegExp(`larger than ${limit} bytes`));
   });
 });

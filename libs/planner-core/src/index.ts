@@ -24,6 +24,7 @@ export * from './network-planner';
 export * from './state/rule-edits';
 export * from './state/diff';
 export * from './state/plan-diff';
+export * from './render/batch-input';
 export * from './render/iptables';
 export * from './render/iproute2';
 export * from './parse/iptables-save';

@@ -6,7 +6,7 @@ export class ExecutorMetrics {
   readonly appliedRevision: Gauge;
   readonly driftFound: Counter;
   readonly applyErrors: Counter;
-  readonly refused: Counter;
+  readonly refused: Counter<'reason'>;
 
   constructor(metrics: MetricsRegistry) {
     this.appliedRevision = metrics.gauge({
@@ -23,7 +23,8 @@ export class ExecutorMetrics {
     });
     this.refused = metrics.counter({
       name: 'netledger_executor_refused_messages_total',
-      help: 'Plan messages refused as invalid (skipped; the next change then resyncs).',
+      help: 'Plan messages refused (unsigned, forged, invalid): skipped, nothing of them applied.',
+      labelNames: ['reason'],
     });
   }
 }

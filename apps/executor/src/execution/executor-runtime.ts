@@ -2,10 +2,12 @@ import { LinuxHost, RecordingHost, type DataplaneHost } from '@netledger/datapla
 import {
   ensureTopics,
   nodeStatusTopic,
+  PlanVerifier,
   topicNames,
   waitForLeaders,
   type ReceivedChange,
 } from '@netledger/messaging';
+import { isNetledgerError } from '@netledger/model';
 import { isNetledgerChain } from '@netledger/planner-core';
 import { retryUntilDone, type Logger, type ReadinessChecks } from '@netledger/process';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
@@ -141,9 +143,13 @@ export class ExecutorRuntime {
       topics.plan,
       this.settings.sessionTimeoutMs,
       this.consumerStallMs,
+      this.settings.planKeys && PlanVerifier.fromFiles(this.settings.planKeys),
+      this.settings.maxChangeBytes,
     );
     const feed = this.feed;
-    const api = this.settings.api && new ApiPlanSource(this.settings.api.url, this.settings.api.token, node);
+    const api =
+      this.settings.api &&
+      new ApiPlanSource({ ...this.settings.api, node, maxBytes: this.settings.maxChangeBytes });
     const planFile = new PlanFile(
       this.settings.stateFile,
       node,
@@ -183,6 +189,8 @@ export class ExecutorRuntime {
         this.position = { revision: change.change.revision, next: offset + 1n };
     };
     let gap = false;
+    /** The latest revision a message claimed that could not be read (while catching up). */
+    let unread = 0;
     let live = false;
     // A handler that throws would stop the consumer on the same message at every start: each
     // logs what failed and lets the executor's own state (pending, gap) bring it back.
@@ -205,7 +213,8 @@ export class ExecutorRuntime {
         caughtUp: guarded('caught up', async () => {
           live = true;
           this.started = true;
-          if (gap) {
+          // A revision that could not be read is a gap unless the topic gave it whole after all.
+          if (gap || unread > executor.bookRevision) {
             this.logger.warn(
               `the plan topic does not give revision ${executor.bookRevision + 1} whole: resync`,
             );
@@ -220,13 +229,17 @@ export class ExecutorRuntime {
           moved(change, offset);
         }),
         invalid: guarded('refused message', async (error, offset, revision) => {
-          this.metrics.refused.inc();
+          const reason = isNetledgerError(error) ? error.code : 'MESSAGE.INVALID';
+          this.metrics.refused.inc({ reason });
           this.logger.error(`skipping plan message at offset ${offset}: ${error.message}`);
+          await executor.refused(`offset ${offset}: ${error.message}`);
+          // Not the planner's: its headers say nothing (a forger could make every node resync).
+          if (reason === 'MESSAGE.UNSIGNED' || reason === 'MESSAGE.FORGED') return;
           // A revision it does not have yet holds this node's part (every change does): it resyncs.
           // A message that names no revision, or an old one, is only skipped.
           if (revision === undefined || revision <= executor.bookRevision) return;
           if (live) await executor.resyncNow(`plan revision ${revision} could not be read`);
-          else gap = true;
+          else unread = Math.max(unread, revision);
         }),
         stopped: (error) => this.restartAfterStop(error),
       },

@@ -23,6 +23,8 @@ export interface ExecutorStatus {
   readonly lastError: string | null;
   readonly lastApplyMs: number | null;
   readonly resyncs: number;
+  /** Plan messages refused (unsigned, forged, invalid), and the last one's reason. */
+  readonly refused: { readonly messages: number; readonly last: string | null };
   readonly drift: { readonly found: number; readonly repaired: number; readonly checkedAt: string | null };
   readonly updatedAt: string;
 }
@@ -64,6 +66,7 @@ export class NodeExecutor {
   private lastError: string | null = null;
   private lastApplyMs: number | null = null;
   private resyncs = 0;
+  private refusals = { messages: 0, last: null as string | null };
   private drift = { found: 0, repaired: 0, checkedAt: null as string | null };
   private queue: Promise<unknown> = Promise.resolve();
   /** Why the host is not at the plan now (undefined: it is, or nothing is known yet). */
@@ -380,6 +383,12 @@ export class NodeExecutor {
     await this.report();
   }
 
+  /** A plan message was refused: counted and reported, nothing of it applied. */
+  async refused(reason: string): Promise<void> {
+    this.refusals = { messages: this.refusals.messages + 1, last: reason.slice(0, 500) };
+    await this.report();
+  }
+
   private report(): Promise<void> {
     return this.deps.report({
       node: this.deps.node,
@@ -387,6 +396,7 @@ export class NodeExecutor {
       lastError: this.lastError,
       lastApplyMs: this.lastApplyMs,
       resyncs: this.resyncs,
+      refused: { ...this.refusals },
       drift: { ...this.drift },
       updatedAt: new Date().toISOString(),
     });

@@ -5,6 +5,7 @@ import {
   groupTimeouts,
   PlanAssembler,
   planMessageRevision,
+  type PlanVerifier,
   stallTimeout,
   subscribeWhenKnown,
   whenConsumerStops,
@@ -21,7 +22,6 @@ export interface FeedHandlers {
   readonly caughtUp: () => Promise<void>;
   /** A change after the start's end; `offset` is its last part's (where a restart goes on from). */
   readonly live: (change: ReceivedChange, offset: bigint) => Promise<void>;
-  /** A message that is not a valid plan message: skipped, after this. */
   /** A message that is not (part of) a valid plan change; `revision` is what its header claims. */
   readonly invalid: (error: Error, offset: string, revision: number | undefined) => Promise<void>;
   /** The consumer stopped for good or stalled. */
@@ -31,8 +31,9 @@ export interface FeedHandlers {
 /**
  * The executor's view of Kafka: the plan topic (every change is for every node), read from the
  * offset after the plan kept on the node when there is one and the topic still holds it, else
- * from its beginning. Parts of a change are put back together and validated; changes the book
- * already has (by the revision header) are skipped without reading their value.
+ * from its beginning. Each message's signature is checked first; parts of a change are put back
+ * together and validated; changes the book already has (by the revision header) are skipped
+ * without reading their value.
  */
 export class NodeFeed {
   private consumer: Consumer | undefined;
@@ -46,6 +47,10 @@ export class NodeFeed {
     private readonly topic: string,
     sessionTimeoutMs: number,
     consumerStallMs: number,
+    /** Checks each message's signature before its value is read (undefined: signatures off). */
+    private readonly verifier: PlanVerifier | undefined,
+    /** A change larger than this is refused as its parts come (the executor's memory is bounded). */
+    private readonly maxChangeBytes: number,
   ) {
     this.timeouts = groupTimeouts(sessionTimeoutMs);
     this.stallMs = stallTimeout(consumerStallMs, this.timeouts);
@@ -59,7 +64,7 @@ export class NodeFeed {
     const { low, high: end } = await this.offsets();
     // An offset the topic no longer holds (retention) is not sought: from the beginning, the gap shows.
     const seek = from !== undefined && from >= low && from <= end ? from : undefined;
-    const assembler = new PlanAssembler(this.node);
+    const assembler = new PlanAssembler(this.node, this.maxChangeBytes);
     let caughtUp = end === (seek ?? low);
     if (caughtUp) await handlers.caughtUp();
     // A group of its own for each start: nothing is committed, the book is rebuilt every time.
@@ -80,6 +85,7 @@ export class NodeFeed {
         let change: ReceivedChange | undefined;
         if (revision === undefined || revision > after()) {
           try {
+            this.verifier?.verify(message.headers, message.value);
             change = assembler.add(message.value);
           } catch (error) {
             await handlers.invalid(error as Error, message.offset, revision);

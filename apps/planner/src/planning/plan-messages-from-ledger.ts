@@ -1,5 +1,5 @@
 import { PgEventStore, PlanLedger, type OutboxMessage } from '@netledger/event-store';
-import { encodePlanChange } from '@netledger/messaging';
+import { encodePlanChange, signPlanMessages, type PlanSigner } from '@netledger/messaging';
 import { NetledgerError, PLAN_CHANGED, type PlanChanged } from '@netledger/model';
 import type { Pool } from 'pg';
 
@@ -11,6 +11,7 @@ import type { Pool } from 'pg';
  */
 export function planMessagesFromLedger(
   planTopic: string,
+  signer: PlanSigner | undefined,
 ): (pool: Pool) => (messages: OutboxMessage[]) => Promise<OutboxMessage[]> {
   return (pool) => {
     const ledger = new PlanLedger(new PgEventStore(pool));
@@ -31,7 +32,8 @@ export function planMessagesFromLedger(
           if (!body) throw new NetledgerError('PLAN.LEDGER_INCONSISTENT', `fragment ${digest} is not stored`);
           return { digest, kind: body.kind, json: body.json };
         });
-        for (const part of encodePlanChange(change, fragments)) out.push({ topic: planTopic, ...part });
+        for (const part of signPlanMessages(encodePlanChange(change, fragments), signer))
+          out.push({ topic: planTopic, ...part });
       }
       return out;
     };

@@ -6,7 +6,7 @@ import {
   type OfferedOutboxRow,
   type PlanCheckpoint,
 } from '@netledger/event-store';
-import { encodePlanChange, topicNames } from '@netledger/messaging';
+import { encodePlanChange, signPlanMessages, topicNames } from '@netledger/messaging';
 import type { OverlayConfig, ProxyConfig, RecordedEvent } from '@netledger/model';
 import type { PlanBook, PlannedChange } from '@netledger/planner-core';
 import { PLANNER_SETTINGS, type PlannerSettings } from '../planner-settings';
@@ -83,7 +83,9 @@ export class PlannerStore {
   ): Promise<OfferedOutboxRow[]> {
     // Encoded before the transaction: the plan stream's row stays locked only for the writes.
     const messages = planned
-      ? encodePlanChange(planned.change, planned.fragments).map((m) => ({ topic: this.topic, ...m }))
+      ? signPlanMessages(encodePlanChange(planned.change, planned.fragments), this.settings.signer).map(
+          (m) => ({ topic: this.topic, ...m }),
+        )
       : [];
     return this.store.transaction(async (client) => {
       let id: string | undefined;

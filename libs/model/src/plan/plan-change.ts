@@ -2,7 +2,8 @@ import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { NetledgerError } from '../errors/netledger-error';
 import type { OverlayConfig } from '../proxy/net-conf';
-import type { Cidr } from '../net/ip';
+import { canonicalIp, parseCidr, type Cidr } from '../net/ip';
+import { isDns1123Subdomain } from '../kube/names';
 import type { ChainEntry, ConntrackDeletion, JumpEntry, VxlanDevice } from '../state/node-state';
 
 /*
@@ -29,13 +30,38 @@ export function fragmentDigest(kind: FragmentKind, json: string): Digest {
   return hash('sha256', `${kind}\n${json}`, 'hex').slice(0, 32);
 }
 
-const ruleList = z.array(z.string());
-const chain = z.object({ name: z.string(), rules: ruleList });
+/*
+ * An executor renders these values into iptables-restore and `ip -batch` input, so each field is
+ * held to what it can be, not only to its type: a line of text holds no control character (a
+ * newline would add a line of the executor's choosing, or another command), addresses are IP
+ * addresses, devices and chains are names. The planner only ever makes such values; these checks
+ * are what stops anything else, whoever wrote it.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const line = z
+  .string()
+  .max(4096)
+  .refine((s) => !CONTROL.test(s), 'holds a control character');
+const ruleList = z.array(line);
+const chainName = z.string().regex(/^[A-Za-z0-9_-]{1,28}$/, 'an iptables chain name');
+const deviceName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a network device name');
+const mac = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, 'a MAC address');
+const ip = z.string().refine((s) => canonicalIp(s) !== undefined, 'an IP address');
+const cidrText = z.string().refine((s) => parseCidr(s) !== undefined, 'an IP prefix (address/length)');
+const nodeName = z.string().refine(isDns1123Subdomain, 'a Kubernetes node name');
+const port = z.number().int().min(0).max(65535);
+const mtu = z.number().int().min(0).max(65535);
+const chain = z.object({ name: chainName, rules: ruleList });
 const table = z.enum(['filter', 'nat']);
-const cidr = z.object({ address: z.string(), prefix: z.number().int(), family: z.enum(['IPv4', 'IPv6']) });
+const cidr = z.object({
+  address: ip,
+  prefix: z.number().int().min(0).max(128),
+  family: z.enum(['IPv4', 'IPv6']),
+});
 
 export const serviceFragmentSchema = z.object({
-  portName: z.string(),
+  portName: line,
   filterServices: ruleList,
   filterExternalServices: ruleList,
   filterProxyFirewall: ruleList,
@@ -46,27 +72,27 @@ export const serviceFragmentSchema = z.object({
 });
 
 export const fixedRulesSchema = z.object({
-  filterChainOrder: z.array(z.string()),
-  natChainOrder: z.array(z.string()),
+  filterChainOrder: z.array(chainName),
+  natChainOrder: z.array(chainName),
   filterFirewall: ruleList,
   filterForward: ruleList,
   natPostrouting: ruleList,
   natMarkMasq: ruleList,
   natServicesTail: ruleList,
-  builtinJumps: z.array(z.object({ table, chain: z.string(), rule: z.string() })),
+  builtinJumps: z.array(z.object({ table, chain: chainName, rule: line })),
 });
 
 const overlayNode = z.object({
-  name: z.string(),
+  name: nodeName,
   subnet: cidr,
-  publicIp: z.string(),
-  vtepMac: z.string(),
-  underlayMtu: z.number().int(),
+  publicIp: ip,
+  vtepMac: mac,
+  underlayMtu: mtu,
   underlaySubnet: cidr.optional(),
 });
-const route = z.object({ dst: z.string(), via: z.string(), dev: z.string().nullable(), onlink: z.boolean() });
-const neighbour = z.object({ dev: z.string(), ip: z.string(), lladdr: z.string() });
-const fdb = z.object({ dev: z.string(), mac: z.string(), dst: z.string() });
+const route = z.object({ dst: cidrText, via: ip, dev: deviceName.nullable(), onlink: z.boolean() });
+const neighbour = z.object({ dev: deviceName, ip, lladdr: mac });
+const fdb = z.object({ dev: deviceName, mac, dst: ip });
 
 export const peerEntriesSchema = z.object({
   node: overlayNode,
@@ -77,32 +103,30 @@ export const peerEntriesSchema = z.object({
 });
 
 const digest = z.string().regex(/^[0-9a-f]{32}$/, 'a 32-digit hex digest');
-const pairs = z.array(z.tuple([z.string(), digest]));
+const pairs = z.array(z.tuple([line, digest]));
 
 /** The node's own overlay: its lease (self), its VXLAN device and flannel's rules for its subnet. */
 const overlayOwnSchema = z.object({
   self: overlayNode,
   device: z.object({
-    name: z.string(),
-    vni: z.number().int(),
-    port: z.number().int(),
-    localIp: z.string(),
-    mac: z.string(),
-    mtu: z.number().int(),
-    address: z.string(),
+    name: deviceName,
+    vni: z.number().int().min(0).max(16_777_215),
+    port,
+    localIp: ip,
+    mac,
+    mtu,
+    address: cidrText,
     learning: z.boolean(),
     gbp: z.boolean(),
   }),
-  chains: z.array(z.object({ table, chain: z.string(), rules: ruleList })),
-  jumps: z.array(
-    z.object({ table, chain: z.string(), rule: z.string(), position: z.enum(['prepend', 'append']) }),
-  ),
+  chains: z.array(z.object({ table, chain: chainName, rules: ruleList })),
+  jumps: z.array(z.object({ table, chain: chainName, rule: line, position: z.enum(['prepend', 'append']) })),
 });
 
 export const nodeManifestSchema = z.object({
-  node: z.string().min(1),
+  node: nodeName,
   /** The service table the node takes (its profile's service key). */
-  services: z.string(),
+  services: line,
   /** Digest of its fixed rules. */
   fixed: digest,
   /** Service ports whose fragment on this node differs from the table's, sorted by port. */
@@ -111,7 +135,7 @@ export const nodeManifestSchema = z.object({
 });
 
 const overlayConfigSchema = z.object({
-  network: z.string(),
+  network: cidrText,
   vni: z.number().int(),
   port: z.number().int(),
   mtu: z.number().int().nullable(),
@@ -123,9 +147,9 @@ const overlayConfigSchema = z.object({
 
 const conntrackSchema = z.object({
   protocol: z.literal('udp'),
-  origDst: z.string().optional(),
-  origPortDst: z.number().int().optional(),
-  replySrc: z.string().optional(),
+  origDst: ip.optional(),
+  origPortDst: port.optional(),
+  replySrc: ip.optional(),
 });
 
 export const planChangeSchema = z.object({
@@ -142,8 +166,8 @@ export const planChangeSchema = z.object({
     /** Whole manifests: new nodes, and nodes whose profile or own overlay changed. */
     set: z.array(nodeManifestSchema),
     /** Only the overrides of a node changed. */
-    overrides: z.array(z.object({ node: z.string(), set: pairs, delete: z.array(z.string()) })),
-    delete: z.array(z.string()),
+    overrides: z.array(z.object({ node: nodeName, set: pairs, delete: z.array(line) })),
+    delete: z.array(nodeName),
   }),
   /** UDP flows every node must forget once its rules are in place. */
   conntrack: z.array(conntrackSchema),

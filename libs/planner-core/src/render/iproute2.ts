@@ -10,6 +10,8 @@ import {
   type VxlanDevice,
 } from '@netledger/model';
 
+import { batchInput } from './batch-input';
+
 /**
  * Host operations for the overlay, as the lines `ip -batch -` and `bridge -batch -` read.
  * NOTE: order matters (as in Calico Felix's vxlan manager): route removes, then VTEP removes, then
@@ -156,5 +158,5 @@ export function formatOverlayOps(ops: OverlayOps): string {
   if (ops.ipBefore.length) out.push('# ip -batch -', ...ops.ipBefore);
   if (ops.bridge.length) out.push('# bridge -batch -', ...ops.bridge);
   if (ops.ipAfter.length) out.push('# ip -batch -', ...ops.ipAfter);
-  return out.length ? `${out.join('\n')}\n` : '';
+  return batchInput(out);
 }

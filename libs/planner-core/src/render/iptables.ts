@@ -8,6 +8,8 @@ import {
   type NodeState,
 } from '@netledger/model';
 
+import { batchInput } from './batch-input';
+
 const TABLES: readonly IptablesTable[] = ['filter', 'nat'];
 
 /**
@@ -25,7 +27,7 @@ export function renderStateRestore(state: NodeState): string {
     for (const c of chains) for (const rule of c.rules) lines.push(`-A ${c.chain} ${rule}`);
     lines.push('COMMIT');
   }
-  return lines.length ? `${lines.join('\n')}\n` : '';
+  return batchInput(lines);
 }
 
 /**
@@ -56,7 +58,7 @@ export function renderDiffRestore(diff: NodeDiff, from?: NodeState): string {
     for (const c of changes) if (c.op === 'delete') lines.push(`-X ${c.chain}`);
     lines.push('COMMIT');
   }
-  return lines.length ? `${lines.join('\n')}\n` : '';
+  return batchInput(lines);
 }
 
 function changeLines(c: ChainChange, from: ChainEntry | undefined): string[] {

@@ -3,6 +3,7 @@ import { DEFAULT_PROXY_CONFIG, EMPTY_NODE_STATE, nodeState } from '@netledger/mo
 import { NetworkPlanner, nodeStateOf } from '../network-planner';
 import { diffNodeStates } from '../state/diff';
 import { formatOverlayOps, renderDiffOverlay } from './iproute2';
+import { batchInput } from './batch-input';
 import { renderDiffRestore } from './iptables';
 import { node, service, slice } from '../../../../test/support/kube';
 
@@ -190,5 +191,21 @@ describe('rendering a diff for the host', () => {
     const firstInput = text.split('\n').filter((l) => l.startsWith('-I INPUT 1'));
     // The last inserted stands first: KUBE-FIREWALL is inserted last.
     expect(firstInput.at(-1)).toBe('-I INPUT 1 -j KUBE-FIREWALL');
+  });
+});
+
+describe('batch input', () => {
+  it('writes one line per operation and refuses a line that would end early', () => {
+    expect(batchInput(['route del 10.244.1.0/24 via 10.244.1.0', 'neigh del 10.244.1.0 dev flannel.1'])).toBe(
+      'route del 10.244.1.0/24 via 10.244.1.0\nneigh del 10.244.1.0 dev flannel.1\n',
+    );
+    expect(batchInput([])).toBe('');
+    for (const evil of [
+      'route del 10.0.0.0/8\nnetns exec host sh',
+      '-A X -j ACCEPT\r',
+      'a\u0000b',
+      'x\u007f',
+    ])
+      expect(() => batchInput(['link show', evil])).toThrow(/control character/);
   });
 });
