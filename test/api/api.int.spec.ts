@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CHANGE_BYTES } from '@netledger/messaging';
 import { decodeNodeState, encodeNodeState, PLAN_CHANGED, type RecordedEvent } from '@netledger/model';
 import { nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
@@ -12,7 +17,7 @@ import { PlanViewService } from '../../apps/api/src/projections/plan-view.servic
 import { LedgerRetention } from '../../apps/planner/src/planning/ledger-retention';
 import { PlannerService } from '../../apps/planner/src/planning/planner.service';
 import { eventually } from '../support/kafka-reader';
-import { ADMIN_TOKEN, READER_TOKEN, testPipeline } from '../support/pipeline';
+import { ADMIN_TOKEN, NODE_A_TOKEN, READER_TOKEN, testPipeline } from '../support/pipeline';
 import { rawNode, rawService, rawSlice } from '../support/kube';
 
 describe('api: the network state, now and then, and why', () => {
@@ -102,6 +107,93 @@ describe('api: the network state, now and then, and why', () => {
     );
   });
 
+  it("answers each role what it may have: 401 without a token, 403 beyond the role, an executor's token its own node only", async () => {
+    const revision = await revisionOfA();
+    const routes: [method: string, path: string, allowed: readonly string[]][] = [
+      ['GET', '/v1/nodes', ['reader', 'admin']],
+      ['GET', '/v1/nodes/node-a/state', ['reader', 'admin', 'node-a']],
+      ['GET', '/v1/nodes/node-b/state', ['reader', 'admin']],
+      ['GET', `/v1/nodes/node-a/diff?from=1&to=${revision}`, ['reader', 'admin']],
+      ['GET', '/v1/nodes/node-a/explain?route=10.244.2.0/24', ['reader', 'admin']],
+      ['GET', '/v1/plan', ['reader', 'admin']],
+      ['GET', '/v1/plan/snapshot?node=node-a', ['reader', 'admin', 'node-a']],
+      ['GET', '/v1/plan/snapshot?node=node-b', ['reader', 'admin']],
+      ['GET', '/v1/audit', ['reader', 'admin']],
+      ['POST', '/v1/admin/projections/rebuild', ['admin']],
+    ];
+    const callers: Record<string, string | null> = {
+      none: null,
+      unknown: 'unknown-token-0123456789abcdef',
+      reader: READER_TOKEN,
+      admin: ADMIN_TOKEN,
+      'node-a': NODE_A_TOKEN,
+    };
+    const answered: string[] = [];
+    const expected: string[] = [];
+    for (const [method, path, allowed] of routes) {
+      for (const [caller, token] of Object.entries(callers)) {
+        const res = await fetch(`${base}${path}`, {
+          method,
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        });
+        await res.arrayBuffer();
+        const outcome = res.status === 401 || res.status === 403 ? String(res.status) : 'answered';
+        answered.push(`${caller} ${method} ${path}: ${outcome}`);
+        const want =
+          token === null || caller === 'unknown' ? '401' : allowed.includes(caller) ? 'answered' : '403';
+        expected.push(`${caller} ${method} ${path}: ${want}`);
+      }
+    }
+    expect(answered).toEqual(expected);
+  });
+
+  it('serves TLS with the certificate from files; the executor trusts the CA it is given, nothing else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nl-api-tls-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(
+      ...[
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+      ],
+      ...['-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=netledger-test-ca'],
+    );
+    openssl(
+      ...['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...['-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=netledger-api'],
+    );
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
+    openssl(
+      ...['x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'],
+      ...['-days', '1', '-extfile', 'san.ext', '-out', 'tls.crt'],
+    );
+    const env = {
+      ...pipeline.env,
+      API_STATUS_GROUP: `${pipeline.env.API_STATUS_GROUP}-tls`,
+      HTTP_TLS_CERT_FILE: join(dir, 'tls.crt'),
+      HTTP_TLS_KEY_FILE: join(dir, 'tls.key'),
+    };
+    const secure = await runService('api', 0, () => ApiModule.forRoot(env), env);
+    try {
+      const url = `https://127.0.0.1:${secure.config.httpPort}`;
+      const source = (ca?: Buffer) =>
+        new ApiPlanSource({ url, token: NODE_A_TOKEN, node: 'node-a', ca, maxBytes: MAX_CHANGE_BYTES });
+      const snapshot = await source(readFileSync(join(dir, 'ca.crt'))).latest();
+      expect(snapshot?.change.manifests.set.map((m) => m.node)).toEqual(['node-a']);
+      // Without the CA (or with another) the certificate is not trusted, and nothing is read.
+      await expect(source().latest()).rejects.toThrow(/certificate/);
+      await expect(fetch(`http://127.0.0.1:${secure.config.httpPort}/v1/plan`)).rejects.toThrow();
+    } finally {
+      await secure.stop();
+    }
+  });
+
   it('lists nodes with desired and applied revision, lag and health', async () => {
     const before = (await get('/v1/nodes')).body.nodes as {
       name: string;
@@ -173,16 +265,33 @@ describe('api: the network state, now and then, and why', () => {
       revision: number;
       state: unknown;
     };
-    const snapshot = (await new ApiPlanSource(base, READER_TOKEN, 'node-a').latest())!;
+    const snapshot = (await new ApiPlanSource({
+      url: base,
+      token: READER_TOKEN,
+      node: 'node-a',
+      maxBytes: MAX_CHANGE_BYTES,
+    }).latest())!;
     expect(snapshot.change.revision).toBe(served.revision);
     expect(snapshot.change.manifests.set.map((m) => m.node)).toEqual(['node-a']);
     const book = new PlanBook({ revision: snapshot.change.revision - 1, only: 'node-a' });
     book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
     expect(encodeNodeState(nodeStateOf(book.planOf('node-a')!))).toEqual(served.state);
     // A node the plan does not know gets the shared part only.
-    const unknown = (await new ApiPlanSource(base, READER_TOKEN, 'node-z').latest())!;
+    const unknown = (await new ApiPlanSource({
+      url: base,
+      token: READER_TOKEN,
+      node: 'node-z',
+      maxBytes: MAX_CHANGE_BYTES,
+    }).latest())!;
     expect(unknown.change.manifests.set).toEqual([]);
-    await expect(new ApiPlanSource(base, 'not-a-token', 'node-a').latest()).rejects.toThrow(/answered 401/);
+    await expect(
+      new ApiPlanSource({
+        url: base,
+        token: 'not-a-token',
+        node: 'node-a',
+        maxBytes: MAX_CHANGE_BYTES,
+      }).latest(),
+    ).rejects.toThrow(/answered 401/);
     const summary = (await get('/v1/plan')).body as unknown as {
       revision: number;
       nodes: number;

@@ -100,13 +100,44 @@ describe('deploy/', () => {
     },
   );
 
-  it('gives the database to the central apps and the admin token to the api only', () => {
+  it('gives the database to the central apps and the tokens to the api only, from files', () => {
     for (const app of ['ingester', 'planner', 'api'] as const)
       expect(variablesOf(podOf(workloads[app]).containers[0]!)).toContain('DATABASE_URL');
     const executor = variablesOf(podOf(workloads.executor).containers[0]!);
     expect(executor).not.toContain('DATABASE_URL');
-    expect(executor).not.toContain('API_TOKENS');
-    expect(variablesOf(podOf(workloads.api).containers[0]!)).toContain('API_TOKENS');
+    expect(executor.filter((v) => v.startsWith('API_TOKENS'))).toEqual([]);
+    // No token sits in the environment or in deploy/: the API reads a file, executors a projected token.
+    const api = variablesOf(podOf(workloads.api).containers[0]!);
+    expect(api).toEqual(
+      expect.arrayContaining(['API_TOKENS_FILE', 'HTTP_TLS_CERT_FILE', 'HTTP_TLS_KEY_FILE']),
+    );
+    expect(api).not.toContain('API_TOKENS');
+    expect(executor).not.toContain('NETLEDGER_TOKEN');
+    expect(executor).toEqual(expect.arrayContaining(['NETLEDGER_TOKEN_FILE', 'PLAN_VERIFY_KEYS']));
+    expect(variablesOf(podOf(workloads.planner).containers[0]!)).toContain('PLAN_SIGNING_KEY_FILE');
+    for (const m of manifests) expect(JSON.stringify(m)).not.toMatch(/change-?me/i);
+  });
+
+  it("gives each executor a token bound to its pod, for Netledger's audience, and the api TokenReview only", () => {
+    const pod = podOf(workloads.executor) as PodSpec & {
+      automountServiceAccountToken?: boolean;
+      volumes: { projected?: { sources: { serviceAccountToken?: { audience: string } }[] } }[];
+    };
+    expect(pod.serviceAccountName).toBe('netledger-executor');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const audiences = pod.volumes
+      .flatMap((v) => v.projected?.sources ?? [])
+      .map((s) => s.serviceAccountToken?.audience);
+    expect(audiences).toContain('netledger');
+    expect(envOf(podOf(workloads.api).containers[0]!).API_TOKEN_REVIEW?.value).toBe('on');
+    const binding = find('ClusterRoleBinding', 'netledger-api-auth-delegator') as unknown as {
+      roleRef: { name: string };
+      subjects: { name: string }[];
+    };
+    expect([binding.roleRef.name, binding.subjects.map((s) => s.name)]).toEqual([
+      'system:auth-delegator',
+      ['netledger-api'],
+    ]);
   });
 
   it('lets only the ingester read the cluster: list and watch of nodes, services and endpointslices', () => {
@@ -131,8 +162,7 @@ describe('deploy/', () => {
       { kind: 'ServiceAccount', name: 'netledger-ingester', namespace: 'netledger' },
     ]);
     expect(podOf(workloads.ingester).serviceAccountName).toBe('netledger-ingester');
-    for (const app of ['planner', 'api', 'executor'] as const)
-      expect(podOf(workloads[app]).serviceAccountName).toBe('netledger');
+    expect(podOf(workloads.planner).serviceAccountName).toBe('netledger');
   });
 
   it('gives the executor sources that need no Service VIP (Netledger programs those): no cluster DNS name', () => {

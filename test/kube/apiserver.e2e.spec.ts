@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { decodeNodeState, type NodeState } from '@netledger/model';
 import { nodeStatesEqual } from '@netledger/planner-core';
 import { AppProcess } from '../support/app-process';
@@ -51,9 +52,15 @@ beforeAll(async () => {
     LOG_FORMAT: 'text',
     ...testPlanKeys(),
   };
+  // The API as deploy/ runs it: executors authenticated by TokenReview, as its own ServiceAccount.
+  const apiEnv = {
+    ...env,
+    API_TOKEN_REVIEW: 'on',
+    KUBECONFIG: await serviceAccountKubeconfig('netledger-api'),
+  };
   ingester = new AppProcess('ingester', env);
   planner = new AppProcess('planner', env);
-  api = new AppProcess('api', env);
+  api = new AppProcess('api', apiEnv);
   await ingester.start();
   await planner.start();
   await api.start();
@@ -208,6 +215,49 @@ describe('Netledger against a real kube-apiserver', () => {
     await converge();
   }, 300_000);
 
+  it("lets an executor's pod-bound ServiceAccount token read its own node's plan and nothing else (TokenReview)", async () => {
+    /** A token of deploy/'s executor ServiceAccount, bound to a pod on `node`, for `audience`. */
+    const executorToken = async (node: string, audience = 'netledger') => {
+      const pod = `executor-${node}-${uniqueSuffix()}`.slice(0, 63);
+      await kube.kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: pod, namespace: 'netledger' },
+          spec: {
+            nodeName: node,
+            serviceAccountName: 'netledger-executor',
+            automountServiceAccountToken: false,
+            containers: [{ name: 'executor', image: 'netledger-executor:0.1.0' }],
+          },
+        }),
+      );
+      const made = await kube.kubectl([
+        ...['create', 'token', 'netledger-executor', '-n', 'netledger', '--audience', audience],
+        ...['--bound-object-kind', 'Pod', '--bound-object-name', pod, '--duration', '10m'],
+      ]);
+      return made.trim();
+    };
+    const status = async (path: string, token: string) =>
+      (await fetch(`http://127.0.0.1:${api.port}${path}`, { headers: { authorization: `Bearer ${token}` } }))
+        .status;
+    const nodeA = await executorToken('node-a');
+    expect(await status('/v1/plan/snapshot?node=node-a', nodeA)).toBe(200);
+    expect(await status('/v1/nodes/node-a/state', nodeA)).toBe(200);
+    expect(await status('/v1/plan/snapshot?node=node-b', nodeA)).toBe(403);
+    expect(await status('/v1/nodes', nodeA)).toBe(403);
+    expect(await status('/v1/audit', nodeA)).toBe(403);
+    expect(await status('/v1/plan/snapshot?node=node-b', await executorToken('node-b'))).toBe(200);
+    // A token for another audience, another ServiceAccount's, or none the apiserver knows: 401.
+    expect(await status('/v1/plan/snapshot?node=node-a', await executorToken('node-a', 'other'))).toBe(401);
+    const ingesterToken = (
+      await kube.kubectl(['create', 'token', 'netledger-ingester', '-n', 'netledger'])
+    ).trim();
+    expect(await status('/v1/plan/snapshot?node=node-a', ingesterToken)).toBe(401);
+    expect(await status('/v1/plan/snapshot?node=node-a', `${nodeA.slice(0, -4)}AAAA`)).toBe(401);
+  }, 120_000);
+
   it('loses nothing while the apiserver, the ingester, the planner and the broker restart in turn, and the broker freezes', async () => {
     let streaming = true;
     let changes = 0;
@@ -248,3 +298,14 @@ describe('Netledger against a real kube-apiserver', () => {
     await converge(180_000);
   }, 600_000);
 });
+
+/** A kubeconfig for one of deploy/'s ServiceAccounts: the ingester's, with that account's token. */
+async function serviceAccountKubeconfig(account: string): Promise<string> {
+  const config = parse(readFileSync(kube.ingesterKubeconfig, 'utf8')) as {
+    users: { user: { token: string } }[];
+  };
+  config.users[0]!.user.token = (await kube.kubectl(['create', 'token', account, '-n', 'netledger'])).trim();
+  const file = join(mkdtempSync(join(tmpdir(), 'nl-kubeconfig-')), 'kubeconfig');
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  return file;
+}

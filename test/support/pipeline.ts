@@ -18,6 +18,8 @@ import { testPlanKeys } from './plan-keys';
 
 export const READER_TOKEN = 'reader-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef0';
+/** node-a's executor token: it reads node-a's plan and state, nothing else. */
+export const NODE_A_TOKEN = 'node-a-token-0123456789abcdef';
 
 /**
  * The pieces a cross-service test needs: a database of its own, topics of its own (a prefix), an
@@ -40,7 +42,7 @@ export async function testPipeline() {
     PLANNER_GROUP: `planner-${prefix}`,
     // A killed planner leaves its consumer group quickly, so restarts are not held up.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
-    API_TOKENS: `${READER_TOKEN}:reader,${ADMIN_TOKEN}:admin`,
+    API_TOKENS: `${READER_TOKEN}:reader,${ADMIN_TOKEN}:admin,${NODE_A_TOKEN}:node:node-a`,
     API_STATUS_GROUP: `api-${prefix}`,
     HTTP_PORT: '0',
     LOG_FORMAT: 'text',

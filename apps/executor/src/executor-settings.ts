@@ -16,7 +16,12 @@ export interface ExecutorSettings {
   readonly sessionTimeoutMs: number;
   /** The Netledger API: the plan snapshot to start from when joining late or after a gap (optional). */
   readonly api:
-    | { readonly url: string; readonly token: string | undefined; readonly ca: Buffer | undefined }
+    | {
+        readonly url: string;
+        /** The token, read from NETLEDGER_TOKEN_FILE at each request when that is set. */
+        readonly token: string | (() => string) | undefined;
+        readonly ca: Buffer | undefined;
+      }
     | undefined;
   /** The planner's public keys (files or directories of *.pem); undefined only with PLAN_SIGNATURES=off. */
   readonly planKeys: readonly string[] | undefined;
@@ -84,13 +89,21 @@ export function readExecutorSettings(
     api: e.NETLEDGER_API
       ? {
           url: e.NETLEDGER_API,
-          token: e.NETLEDGER_TOKEN_FILE
-            ? readFileSync(e.NETLEDGER_TOKEN_FILE, 'utf8').trim()
-            : e.NETLEDGER_TOKEN || undefined,
+          token: tokenFrom(e.NETLEDGER_TOKEN_FILE, e.NETLEDGER_TOKEN),
           ca: e.NETLEDGER_API_CA_FILE ? readFileSync(e.NETLEDGER_API_CA_FILE) : undefined,
         }
       : undefined,
     planKeys: e.PLAN_SIGNATURES === 'required' ? planKeys : undefined,
     maxChangeBytes: e.EXECUTOR_MAX_CHANGE_BYTES,
   };
+}
+
+function tokenFrom(
+  file: string | undefined,
+  inline: string | undefined,
+): string | (() => string) | undefined {
+  if (!file) return inline || undefined;
+  // Read now, so a missing file stops the start; then again at each use (the kubelet renews it).
+  readFileSync(file, 'utf8');
+  return () => readFileSync(file, 'utf8').trim();
 }

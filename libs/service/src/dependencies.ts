@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createPool } from '@netledger/event-store';
 import { createKafka, kafkaReachable, parseBrokers } from '@netledger/messaging';
@@ -16,7 +17,12 @@ export class Postgres implements OnModuleInit, OnApplicationShutdown {
     @Inject(SERVICE_CONFIG) config: ServiceConfig,
     private readonly health: HealthRegistry,
   ) {
-    this.pool = createPool(config.databaseUrl, { application_name: `netledger-${config.name}` });
+    const passwordFile = config.databasePasswordFile;
+    this.pool = createPool(config.databaseUrl, {
+      application_name: `netledger-${config.name}`,
+      // Read at each connection: a rotated password is taken without a restart.
+      ...(passwordFile ? { password: () => readFileSync(passwordFile, 'utf8').trim() } : {}),
+    });
   }
 
   onModuleInit(): void {

@@ -29,14 +29,17 @@ export async function runService(
   @Module({ imports: [ServiceModule.forRoot(config), feature(config)] })
   class RootModule {}
 
-  const app = await NestFactory.create<NestFastifyApplication>(RootModule, new FastifyAdapter(), {
+  const adapter = new FastifyAdapter(
+    config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {},
+  );
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
     logger,
     abortOnError: false,
   });
   await app.listen(config.httpPort, config.httpHost);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
-  logger.log(`started; health on http://${config.httpHost}:${port}/healthz`);
+  logger.log(`started; health on http${config.tls ? 's' : ''}://${config.httpHost}:${port}/healthz`);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

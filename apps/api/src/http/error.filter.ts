@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 const STATUS: Record<string, number> = {
   'AUTH.UNAUTHENTICATED': 401,
   'AUTH.FORBIDDEN': 403,
+  'AUTH.UNAVAILABLE': 503,
   'NODE.NOT_FOUND': 404,
   'PLAN.NOT_FOUND': 404,
   'PLAN.BEYOND_RETENTION': 410,

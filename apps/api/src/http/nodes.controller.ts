@@ -9,7 +9,7 @@ import {
   renderStateRestore,
 } from '@netledger/planner-core';
 import { z } from 'zod';
-import { BearerAuthGuard } from './auth.guard';
+import { BearerAuthGuard, OwnNodeReadable } from './auth.guard';
 import { ApiErrorFilter } from './error.filter';
 import { NodeQueries } from './node-queries';
 import { isoTime, label, nodeName, parseQuery, revision } from './params';
@@ -60,6 +60,7 @@ export class NodesController {
   }
 
   @Get(':node/state')
+  @OwnNodeReadable('param')
   async state(@Param('node') node: string, @Query() query: unknown) {
     const q = parseQuery(stateQuery, query);
     const at = await this.queries.state(nodeName(node), {

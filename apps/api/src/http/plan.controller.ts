@@ -3,7 +3,7 @@ import { encodePlanChange } from '@netledger/messaging';
 import { NetledgerError } from '@netledger/model';
 import { z } from 'zod';
 import { PlanViewService } from '../projections/plan-view.service';
-import { BearerAuthGuard } from './auth.guard';
+import { BearerAuthGuard, OwnNodeReadable } from './auth.guard';
 import { ApiErrorFilter } from './error.filter';
 import { nodeName, parseQuery } from './params';
 
@@ -32,6 +32,7 @@ export class PlanController {
    * plan topic, so the executor validates it the same way). Nothing of other nodes' manifests.
    */
   @Get('snapshot')
+  @OwnNodeReadable('query')
   @Header('Content-Type', 'application/json')
   @Header('Cache-Control', 'no-store')
   async snapshot(@Query() query: unknown): Promise<string> {

@@ -5,8 +5,11 @@ import { NetledgerError } from '@netledger/model';
 
 export interface ApiPlanSourceOptions {
   readonly url: string;
-  /** This node's executor token (it reads only this node's plan). */
-  readonly token: string | undefined;
+  /**
+   * This node's executor token (it reads only this node's plan), or where to read it at each
+   * request (a projected ServiceAccount token, which the kubelet renews in its file).
+   */
+  readonly token: string | (() => string | undefined) | undefined;
   readonly node: string;
   /** The CA that signed the API's certificate (PEM), for an https URL. */
   readonly ca?: Buffer | undefined;
@@ -26,7 +29,8 @@ export class ApiPlanSource {
 
   /** The latest snapshot, or undefined when the API has no plan yet. */
   async latest(): Promise<ReceivedChange | undefined> {
-    const { url, token, node, ca, maxBytes, timeoutMs = 60_000 } = this.options;
+    const { url, node, ca, maxBytes, timeoutMs = 60_000 } = this.options;
+    const token = typeof this.options.token === 'function' ? this.options.token() : this.options.token;
     const target = new URL(`${url.replace(/\/$/, '')}/v1/plan/snapshot?node=${encodeURIComponent(node)}`);
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
