@@ -1,3 +1,4 @@
+import { readKafkaSecurity } from '@netledger/process';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -19,6 +20,7 @@ import { Partitioners } from 'kafkajs';
 import { appEntry } from '../../test/support/app-entry';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { heapUsedMiB, memoryOf, waitFor } from './processes';
+import { kafkaEnv } from '../../test/support/kafka-env';
 import { testPlanKeys } from '../../test/support/plan-keys';
 import { isReady } from '../../test/support/readiness';
 
@@ -32,7 +34,11 @@ import { isReady } from '../../test/support/readiness';
 export async function benchExecutorProcess(): Promise<Record<string, number>> {
   const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
   const prefix = `bench-ex-${randomUUID().slice(0, 8)}`;
-  const kafka = createKafka({ brokers: parseBrokers(brokers), clientId: 'netledger-bench' });
+  const kafka = createKafka({
+    brokers: parseBrokers(brokers),
+    clientId: 'netledger-bench',
+    security: readKafkaSecurity(),
+  });
   const cluster = syntheticCluster({ nodes: 20, services: 100, endpointsPerService: 10, seed: 7 });
   const model = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] });
   for (const o of [...cluster.nodes, ...cluster.services, ...cluster.slices]) model.upsert(o);
@@ -92,6 +98,7 @@ async function startToReady(
       PATH: process.env.PATH,
       NODE_NAME: node,
       KAFKA_BROKERS: brokers,
+      ...kafkaEnv(),
       NETLEDGER_TOPIC_PREFIX: prefix,
       EXECUTOR_BACKEND: 'recording',
       STATE_FILE: stateFile,

@@ -1,3 +1,4 @@
+import { readKafkaSecurity } from '@netledger/process';
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -148,7 +149,11 @@ export async function benchScale(): Promise<Record<string, number>> {
   const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
   const topics = topicNames(prefix);
-  const kafka = createKafka({ brokers: parseBrokers(brokers), clientId: 'netledger-bench' });
+  const kafka = createKafka({
+    brokers: parseBrokers(brokers),
+    clientId: 'netledger-bench',
+    security: readKafkaSecurity(),
+  });
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const figures: Record<string, number> = {};

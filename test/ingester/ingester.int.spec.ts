@@ -15,6 +15,7 @@ import { eventually, TopicReader } from '../support/kafka-reader';
 import { rawNode, rawService, rawSlice } from '../support/kube';
 import { createTestDatabase, testKafka, uniqueSuffix } from '../support/services';
 import { inject } from 'vitest';
+import { kafkaEnv } from '../support/kafka-env';
 
 describe('ingester: Kubernetes watches become events, and cluster-events messages', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -52,6 +53,7 @@ describe('ingester: Kubernetes watches become events, and cluster-events message
     env = {
       DATABASE_URL: db.url,
       KAFKA_BROKERS: inject('kafkaBrokers'),
+      ...kafkaEnv(),
       KUBECONFIG: kubeconfig,
       NETLEDGER_TOPIC_PREFIX: prefix,
       CLUSTER_EVENTS_PARTITIONS: '3',

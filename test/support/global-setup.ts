@@ -24,6 +24,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   if (await dockerReachable()) {
     const started = await startTestcontainers();
+    // The containers' broker has no TLS or SCRAM (scripts/services' has): said, not assumed.
+    process.env.KAFKA_SECURITY = 'plaintext';
     project.provide('databaseUrl', started.databaseUrl);
     project.provide('kafkaBrokers', started.kafkaBrokers);
     return started.stop;

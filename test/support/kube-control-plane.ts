@@ -101,7 +101,11 @@ export class KubeControlPlane {
 export class OwnKafkaBroker {
   readonly dir = mkdtempSync(join(tmpdir(), 'nl-kafka-'));
   // The run directory from the start: a clean-up before `up` must not stop the shared broker.
-  private readonly env: Record<string, string> = { NETLEDGER_RUN_DIR: this.dir };
+  // Its certificates and administrator are the main broker's, so this process's clients reach it too.
+  private readonly env: Record<string, string> = {
+    NETLEDGER_RUN_DIR: this.dir,
+    NETLEDGER_SECRETS_DIR: process.env.NETLEDGER_SECRETS_DIR ?? join(repo, '.run', 'secrets'),
+  };
   brokers = '';
 
   async up(): Promise<void> {

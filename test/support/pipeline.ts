@@ -14,6 +14,7 @@ import { NetworkPlanner, nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { FakeApiServer } from './fake-apiserver';
 import { createTestDatabase, testKafka, uniqueSuffix } from './services';
 import { type TopicReader } from './kafka-reader';
+import { kafkaEnv } from './kafka-env';
 import { testPlanKeys } from './plan-keys';
 
 export const READER_TOKEN = 'reader-token-0123456789abcdef';
@@ -36,6 +37,7 @@ export async function testPipeline() {
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
     KAFKA_BROKERS: inject('kafkaBrokers'),
+    ...kafkaEnv(),
     KUBECONFIG: kubeconfig,
     NETLEDGER_TOPIC_PREFIX: prefix,
     CLUSTER_EVENTS_PARTITIONS: '4',

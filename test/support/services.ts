@@ -1,3 +1,4 @@
+import { readKafkaSecurity } from '@netledger/process';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { inject } from 'vitest';
@@ -16,7 +17,7 @@ export function kafkaBrokers(): string[] {
 
 /** A KafkaJS client on the test run's broker. */
 export function testKafka(clientId = 'netledger-test'): Kafka {
-  return createKafka({ brokers: kafkaBrokers(), clientId });
+  return createKafka({ brokers: kafkaBrokers(), clientId, security: readKafkaSecurity() });
 }
 
 /** A topic name that no other test uses. */

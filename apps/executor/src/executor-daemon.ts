@@ -41,6 +41,7 @@ export class ExecutorDaemon {
     const kafka = createKafka({
       brokers: parseBrokers(this.config.kafkaBrokers),
       clientId: `netledger-executor-${settings.node}`,
+      security: this.config.kafkaSecurity,
     });
     this.readiness.register({ name: 'kafka', check: () => kafkaReachable(kafka) });
     this.runtime = new ExecutorRuntime(

@@ -4,6 +4,9 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 export interface KafkaSettings {
   readonly brokers: readonly string[];
   readonly clientId: string;
+  /** TLS (the brokers' CA) and SASL/SCRAM-SHA-512 credentials; undefined: plaintext. */
+  readonly security?:
+    { readonly ca: Buffer; readonly username: string; readonly password: string } | undefined;
 }
 
 /** Parses a KAFKA_BROKERS value; throws a clear error on an empty or malformed list. */
@@ -35,6 +38,16 @@ export function createKafka(
     brokers: [...settings.brokers],
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 100, retries: 8 },
+    ...(settings.security
+      ? {
+          ssl: { ca: [settings.security.ca] },
+          sasl: {
+            mechanism: 'scram-sha-512' as const,
+            username: settings.security.username,
+            password: settings.security.password,
+          },
+        }
+      : {}),
     ...(log ? { logCreator: () => (entry: LogEntry) => forward(log, entry) } : {}),
     ...overrides,
   });

@@ -53,6 +53,7 @@ export class KafkaConnection implements OnModuleInit {
     this.kafka = createKafka({
       brokers: parseBrokers(config.kafkaBrokers),
       clientId: `netledger-${config.name}`,
+      security: config.kafkaSecurity,
     });
     this.consumerStallMs = config.kafkaConsumerStallMs;
   }

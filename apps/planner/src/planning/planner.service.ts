@@ -12,6 +12,7 @@ import {
   disconnectWithin,
   ensureTopics,
   groupTimeouts,
+  nodeStatusTopic,
   planTopic,
   stallTimeout,
   startAtOffsets,
@@ -115,7 +116,11 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     const admin = this.kafka.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [planTopic(this.settings.topicPrefix, this.settings.planRetentionMs)]);
+      // node-status too: executors may write it, not create it (scripts/kafka/KafkaAccess.java).
+      await ensureTopics(admin, [
+        planTopic(this.settings.topicPrefix, this.settings.planRetentionMs),
+        nodeStatusTopic(this.settings.topicPrefix),
+      ]);
     } finally {
       await admin.disconnect();
     }
