@@ -9,10 +9,12 @@ import { benchExecutor } from './bench/executor';
 import { benchExecutorProcess } from './bench/executor-process';
 import { benchPlannerCore } from './bench/planner-core';
 import { benchScale } from './bench/scale';
+import { benchTrust } from './bench/trust';
 
 const sections: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
   'planner-core': benchPlannerCore,
   diffs: benchDiffs,
+  trust: benchTrust,
   'event-store': benchEventStore,
   scale: benchScale,
   executor: benchExecutor,

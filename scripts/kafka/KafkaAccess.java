@@ -23,6 +23,7 @@ import org.apache.kafka.common.resource.ResourceType;
  *                      P.plan and creates P.node-status
  *   api                reads P.node-status in groups netledger-api*
  *   executor NODE      reads P.plan in groups netledger-executor-NODE-*, writes P.node-status
+ *                      (NODE "*": the executors of every node, in groups netledger-executor-*)
  *
  * Usage: KafkaAccess ADMIN_PROPERTIES USER PASSWORD_FILE ROLE TOPIC_PREFIX [NODE]
  */
@@ -82,7 +83,8 @@ public final class KafkaAccess {
       case "executor" -> {
         if (args.length < 6) throw new IllegalArgumentException("an executor's user names its node");
         access.topic(prefix + ".plan", read, describe);
-        access.groups("netledger-executor-" + args[5] + "-");
+        // "*": one user for the executors of every node (deploy/'s DaemonSet shares one Secret).
+        access.groups("*".equals(args[5]) ? "netledger-executor-" : "netledger-executor-" + args[5] + "-");
         access.topic(prefix + ".node-status", write, describe);
       }
       default -> throw new IllegalArgumentException("unknown role " + role);

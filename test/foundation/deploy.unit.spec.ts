@@ -118,6 +118,19 @@ describe('deploy/', () => {
     for (const m of manifests) expect(JSON.stringify(m)).not.toMatch(/change-?me/i);
   });
 
+  it('has every workload reach Kafka over TLS as its own SCRAM user, never in plaintext', () => {
+    const users = Object.values(workloads).map((w) => {
+      const container = podOf(w).containers[0]!;
+      const env = envOf(container);
+      expect(variablesOf(container)).toEqual(
+        expect.arrayContaining(['KAFKA_USERNAME', 'KAFKA_PASSWORD_FILE', 'KAFKA_CA_FILE']),
+      );
+      expect(variablesOf(container)).not.toContain('KAFKA_SECURITY');
+      return env.KAFKA_USERNAME?.value;
+    });
+    expect(users).toEqual(['netledger-ingester', 'netledger-planner', 'netledger-api', 'netledger-executor']);
+  });
+
   it("gives each executor a token bound to its pod, for Netledger's audience, and the api TokenReview only", () => {
     const pod = podOf(workloads.executor) as PodSpec & {
       automountServiceAccountToken?: boolean;
