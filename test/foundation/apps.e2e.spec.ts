@@ -8,6 +8,7 @@ import { FakeApiServer } from '../support/fake-apiserver';
 import { createTestDatabase, uniqueSuffix } from '../support/services';
 import { appEntry } from '../support/app-entry';
 import { testPlanKeys } from '../support/plan-keys';
+import { kafkaEnv } from '../support/kafka-env';
 
 /** Waits for /readyz to answer as `until` wants (by default: ready); returns its body. */
 async function waitReady(
@@ -100,5 +101,42 @@ describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
       .map((l) => JSON.parse(l) as { message: string; context?: string });
     expect(lines.some((l) => l.message.startsWith('started'))).toBe(true);
     expect(lines.at(-1)?.message).toBe('stopped');
+  });
+});
+
+/** Each guard that is on by default stops a start that would run without it, saying what to set. */
+describe('apps refuse to start without what keeps the plan trusted', () => {
+  const start = async (app: string, env: Record<string, string>) => {
+    const child = spawn(process.execPath, [appEntry(app)], {
+      env: {
+        PATH: process.env.PATH!,
+        DATABASE_URL: db.url,
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        ...kafkaEnv(),
+        KUBECONFIG: kubeconfig,
+        NETLEDGER_TOPIC_PREFIX: prefix,
+        NODE_NAME: 'node-apps',
+        HTTP_PORT: '0',
+        LOG_FORMAT: 'json',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, output };
+  };
+
+  it('the api with a placeholder token, the planner without its signing key, the executor without the public keys', async () => {
+    const placeholder = await start('api', { API_TOKENS: 'CHANGE-ME-EXECUTOR-0123456789:reader' });
+    expect(placeholder.code).toBe(1);
+    expect(placeholder.output).toMatch(/API_TOKENS: entry 1: the token is a placeholder/);
+    expect(placeholder.output).not.toContain('CHANGE-ME-EXECUTOR-0123456789');
+    const planner = await start('planner', {});
+    expect([planner.code, /PLAN_SIGNING_KEY_FILE is not set/.test(planner.output)]).toEqual([1, true]);
+    const executor = await start('executor', { STATE_FILE: `${tmpdir()}/nl-apps-refused-${prefix}.json` });
+    expect([executor.code, /PLAN_VERIFY_KEYS is not set/.test(executor.output)]).toEqual([1, true]);
   });
 });
