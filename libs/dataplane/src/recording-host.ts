@@ -9,13 +9,18 @@ import {
 import type { ApplyReport, DataplaneHost } from './host';
 import { asHostPrints } from './reconcile';
 
+const KEPT_OPERATIONS = 16;
+
 /**
  * An in-memory host, for tests and dry runs: it applies diffs to a NodeState and remembers the
  * operations a Linux host would have run. `fail` makes the next applies throw (fault injection).
  */
 export class RecordingHost implements DataplaneHost {
   state: NodeState = EMPTY_NODE_STATE;
+  /** The operations of the last applies (a few: a dry-run executor runs for ever). */
   readonly log: string[] = [];
+  /** How many diffs it has applied. */
+  applied = 0;
   fail = 0;
 
   /** `onApply` sees the operations of each applied diff (the executor's --dry-run prints them). */
@@ -32,7 +37,9 @@ export class RecordingHost implements DataplaneHost {
       .join('');
     const operations = `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}${conntrack}`;
     this.state = applyNodeDiff(this.state, diff);
+    this.applied++;
     this.log.push(operations);
+    if (this.log.length > KEPT_OPERATIONS) this.log.shift();
     this.onApply?.(operations);
     return { iptablesMs: 0, overlayMs: 0, operations };
   }

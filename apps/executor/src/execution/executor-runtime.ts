@@ -123,9 +123,7 @@ export class ExecutorRuntime {
     const overlayDevice = () => this.executor?.overlayDevice() ?? 'flannel.1';
     this.host =
       this.settings.backend === 'recording'
-        ? new RecordingHost(
-            (operations) => operations && this.logger.log(`dry run, would run:\n${operations}`),
-          )
+        ? new RecordingHost((operations) => operations && this.logger.log(dryRunLines(operations)))
         : new LinuxHost({
             ...(this.settings.netns ? { netns: this.settings.netns } : {}),
             device: overlayDevice,
@@ -279,4 +277,13 @@ export class ExecutorRuntime {
       messages: [{ key: status.node, value: JSON.stringify(status) }],
     });
   }
+}
+
+/** A dry run's operations as a log line: a full sync of a large node is hundreds of thousands. */
+function dryRunLines(operations: string, shown = 200): string {
+  const lines = operations.split('\n', shown + 1);
+  if (lines.length <= shown) return `dry run, would run:\n${operations}`;
+  let total = 0;
+  for (let at = operations.indexOf('\n'); at >= 0; at = operations.indexOf('\n', at + 1)) total++;
+  return `dry run, would run (the first ${shown} of ${total} lines):\n${lines.slice(0, shown).join('\n')}\n…`;
 }

@@ -111,10 +111,10 @@ describe('NodeExecutor', () => {
     const { x, host } = await started();
     await x.handle(s[0]!.change);
     await x.handle(s[1]!.change);
-    const applied = host.log.length;
+    const applied = host.applied;
     await x.handle(s[0]!.change);
     await x.handle(s[1]!.change);
-    expect(host.log.length).toBe(applied);
+    expect(host.applied).toBe(applied);
     expect(x.appliedRevision).toBe(2);
   });
 
@@ -240,12 +240,12 @@ describe('NodeExecutor', () => {
     expect(x.notReady).toMatch(/revision 2 failed: injected failure/);
     expect(reports.at(-1)!.lastError).toBe('injected failure');
     // A drift check never "repairs" towards the state the failed revision left behind.
-    const log = host.log.length;
+    const log = host.applied;
     expect(await x.checkDrift()).toBe(0);
     // The next change moves the plan on while the host still fails.
     await x.handle(s[2]!.change);
     expect(x.appliedRevision).toBe(1);
-    expect(host.log.length).toBe(log);
+    expect(host.applied).toBe(log);
     host.fail = 0;
     await vi.waitFor(() => expect(x.appliedRevision).toBe(3), { timeout: 2000 });
     expect(x.notReady).toBeUndefined();
