@@ -241,7 +241,7 @@ describe('api: the network state, now and then, and why', () => {
     expect(nodes.find((n) => n.name === 'node-b')!.health).toBe('error');
   });
 
-  it("serves a node's desired state now, as JSON, iptables-restore text and iproute2 lines", async () => {
+  it("serves a node's desired state now, as JSON, iptables-save and iptables-restore text, and iproute2 lines", async () => {
     const json = (await get('/v1/nodes/node-a/state')).body as unknown as {
       revision: number;
       state: { chains: { chain: string; rules: string[] }[]; routes: unknown[] };
@@ -250,10 +250,18 @@ describe('api: the network state, now and then, and why', () => {
     expect(
       json.state.chains.some((c) => c.rules.some((r) => r.includes('default/web:http cluster IP'))),
     ).toBe(true);
-    const text = (await get('/v1/nodes/node-a/state?format=iptables')).body;
-    expect(text).toMatch(/^\*filter\n/);
-    expect(text).toContain(
+    const restore = (await get('/v1/nodes/node-a/state?format=iptables-restore')).body;
+    expect(restore).toMatch(/^\*filter\n/);
+    expect(restore).toContain(
       '-A KUBE-SERVICES -m comment --comment "default/web:http cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 -j KUBE-SVC-',
+    );
+    // As iptables-save will show it on the node, with the jumps that lead into Netledger's chains.
+    const saved = (await get('/v1/nodes/node-a/state?format=iptables')).body;
+    expect(saved).toContain(
+      '-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-',
+    );
+    expect(saved).toContain(
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n',
     );
     expect((await get('/v1/nodes/node-a/state?format=iproute2')).body).toContain(
       'route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',

@@ -12,6 +12,7 @@ import {
   topicNames,
 } from '@netledger/messaging';
 import { fragmentDigest } from '@netledger/model';
+import { renderStateListing } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
 import { PlannerModule } from '../../apps/planner/src/planner.module';
@@ -202,6 +203,28 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   it('a ClusterIP service, from a pod on a node without endpoints', () => {
     const answers = new Set(Array.from({ length: 12 }, () => curl('pod-31', 'http://10.96.0.10/')));
     expect([...answers].sort()).toEqual(['pod-11', 'pod-21']);
+  });
+
+  it("holds every rule as `plan --output iptables` lists it, the built-in chains' jumps in the same order", () => {
+    /** `-A` lines per table and chain, in order. */
+    const byChain = (text: string) => {
+      const chains = new Map<string, string[]>();
+      let table = '';
+      for (const line of text.split('\n')) {
+        if (line.startsWith('*')) table = line.slice(1);
+        const chain = /^-A (\S+) /.exec(line)?.[1];
+        if (!chain) continue;
+        const key = `${table} ${chain}`;
+        chains.set(key, [...(chains.get(key) ?? []), line]);
+      }
+      return Object.fromEntries([...chains].sort(([a], [b]) => a.localeCompare(b)));
+    };
+    for (const name of ['node-a', 'node-b']) {
+      const desired = planFromScratch(pipeline.apiserver.allObjects()).get(name)!;
+      const listed = byChain(renderStateListing(desired));
+      expect(Object.keys(listed)).toEqual(expect.arrayContaining(['nat PREROUTING', 'filter INPUT']));
+      expect(byChain(nodeNs.get(name)!.exec('iptables-save', []))).toEqual(listed);
+    }
   });
 
   it("a NodePort, on a node's underlay address, from a pod on another node", () => {

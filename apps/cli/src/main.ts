@@ -12,12 +12,12 @@ import { diffCommand } from './diff-command';
 import { planCommand } from './plan-command';
 
 const USAGE = `usage:
-  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--output iptables|iproute2|json]
+  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--output iptables|iptables-restore|iproute2|json]
   netledger diff --from FILE --to FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE]
 
   Questions to the API (--api URL, --token T; or NETLEDGER_API, NETLEDGER_TOKEN):
   netledger nodes
-  netledger state NODE [--revision N | --at TIME] [--format iptables|iproute2|json]
+  netledger state NODE [--revision N | --at TIME] [--format iptables|iptables-restore|iproute2|json]
   netledger diff NODE --from-revision N --to-revision M [--format host|json]
   netledger explain NODE (--table T --chain C [--rule R] | --route DST | --neighbour IP | --fdb MAC)
   netledger audit [--node N] [--kind K] [--namespace NS] [--name NAME] [--type T] [--from TIME] [--to TIME] [--limit N] [--cursor C]
@@ -27,7 +27,9 @@ const USAGE = `usage:
   --proxy-config   kube-proxy's KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1)
   --net-conf       flannel's net-conf.json (Network, Backend.Type vxlan, VNI, Port, MTU, DirectRouting)
   --host           what the node's host has: {"interfaceAddresses": [...], "iptables": {"randomFully": true, "nfacct": [...]}, "underlayMtu": 1500}
-  --output         iptables (iptables-restore input, default), iproute2 (ip/bridge -batch lines) or json`;
+  --output         iptables (as iptables-save will show Netledger's rules on the node, the built-in chains'
+                   jumps included, default), iptables-restore (the input kube-proxy writes), iproute2
+                   (ip/bridge -batch lines) or json`;
 
 const PLANNING_OPTIONS = {
   node: { type: 'string' },

@@ -3,6 +3,7 @@ import {
   KUBE_PROXY_RELEASE,
   formatOverlayOps,
   renderStateOverlay,
+  renderStateListing,
   renderStateRestore,
 } from '@netledger/planner-core';
 import { planNodeFromFiles, type PlanningFiles } from './planning';
@@ -18,6 +19,8 @@ export function planCommand(options: PlanOptions): string {
   const state = planNodeFromFiles(options.cluster, options.node, options);
   switch (options.output) {
     case 'iptables':
+      return renderStateListing(state);
+    case 'iptables-restore':
       return renderStateRestore(state);
     case 'iproute2':
       return formatOverlayOps(renderStateOverlay(state));
@@ -26,7 +29,7 @@ export function planCommand(options: PlanOptions): string {
     default:
       throw new NetledgerError(
         'INPUT.INVALID_ARGUMENT',
-        `--output ${JSON.stringify(options.output)}: expected iptables, iproute2 or json`,
+        `--output ${JSON.stringify(options.output)}: expected iptables, iptables-restore, iproute2 or json`,
       );
   }
 }

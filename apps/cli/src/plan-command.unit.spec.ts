@@ -17,7 +17,7 @@ function cli(...argv: string[]): { status: number; out: string; err: string } {
 }
 
 describe('netledger plan', () => {
-  it('prints the iptables-restore input for a node from a kubectl List, with kube-proxy config and host facts', () => {
+  it("prints a node's iptables as iptables-save will show them, built-in chains' jumps included, from a kubectl List, kube-proxy config and host facts", () => {
     const r = cli(
       'plan',
       '--cluster',
@@ -36,15 +36,33 @@ describe('netledger plan', () => {
       '-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP\n',
     );
     // localhostNodePorts: false in the KubeProxyConfiguration
-    expect(r.out).toContain('-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS\n');
     expect(r.out).toContain(
-      '-A KUBE-EXT-2CMXP7HKUVJN7L6M -m comment --comment "pod traffic for default/nginx external destinations" -s 10.244.0.0/16 -j KUBE-SVC-2CMXP7HKUVJN7L6M\n',
+      '-A KUBE-SERVICES ! -d 127.0.0.0/8 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n',
+    );
+    // How traffic enters Netledger's chains: the jumps from the built-in chains.
+    expect(r.out).toContain(
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n',
+    );
+    expect(r.out).toMatch(/-A INPUT [^\n]*-j KUBE-PROXY-FIREWALL\n-A INPUT [^\n]*-j KUBE-NODEPORTS\n/);
+    expect(r.out).toContain(
+      '-A KUBE-EXT-2CMXP7HKUVJN7L6M -s 10.244.0.0/16 -m comment --comment "pod traffic for default/nginx external destinations" -j KUBE-SVC-2CMXP7HKUVJN7L6M\n',
     );
     expect(r.out).toContain(
       '-A KUBE-SVL-2CMXP7HKUVJN7L6M -m comment --comment "default/nginx -> 10.244.1.5:80" -j KUBE-SEP-IZW656N5ZXYN5BEC\n',
     );
     expect(r.out).toContain('MASQUERADE --random-fully\n');
     expect(r.out.trim().endsWith('COMMIT')).toBe(true);
+  });
+
+  it('prints the iptables-restore input kube-proxy writes, without the built-in jumps, when asked', () => {
+    const r = cli(
+      ...['plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'iptables-restore'],
+      ...['--proxy-config', f('kube-proxy-config.yaml'), '--host', f('host.json')],
+    );
+    expect(r.status).toBe(0);
+    // kube-proxy's own argument order (iptables-save prints it differently).
+    expect(r.out).toContain('-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS\n');
+    expect(r.out).not.toMatch(/^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) /m);
   });
 
   it('differs on a node without the local endpoint (externalTrafficPolicy Local)', () => {
@@ -142,7 +160,7 @@ describe('netledger plan', () => {
     expect(usage.err).toContain('plan needs --cluster and --node');
     expect(cli('plan', '--bogus').status).toBe(2);
     expect(cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'xml').err).toContain(
-      'expected iptables, iproute2 or json',
+      'expected iptables, iptables-restore, iproute2 or json',
     );
     expect(
       cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--net-conf', f('host.json')).err,

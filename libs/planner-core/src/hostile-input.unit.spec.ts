@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROXY_CONFIG, isNetledgerError, validateObject, type KubeObject } from '@netledger/model';
 import { NetworkPlanner, nodeStateOf } from './network-planner';
 import { formatOverlayOps, renderStateOverlay } from './render/iproute2';
-import { renderStateRestore } from './render/iptables';
+import { renderStateListing } from './render/iptables';
 import { rawNode, rawService, rawSlice } from '../../../test/support/kube';
 
 /*
@@ -131,7 +131,7 @@ describe('hostile strings never reach the rendered rules', () => {
         }
         for (const name of ['node-0', 'node-1']) {
           const state = nodeStateOf(planner.planNode(name));
-          assertSafe(renderStateRestore(state));
+          assertSafe(renderStateListing(state));
           for (const line of formatOverlayOps(renderStateOverlay(state)).split('\n')) {
             if (line === '' || line.startsWith('# ')) continue;
             expect(/^[a-z]+( [A-Za-z0-9.:/_-]+)+$/.test(line), line).toBe(true);

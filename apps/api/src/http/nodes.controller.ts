@@ -6,6 +6,7 @@ import {
   renderDiffOverlay,
   renderDiffRestore,
   renderStateOverlay,
+  renderStateListing,
   renderStateRestore,
 } from '@netledger/planner-core';
 import { z } from 'zod';
@@ -18,7 +19,7 @@ const stateQuery = z
   .object({
     revision: revision.optional(),
     at: isoTime.optional(),
-    format: z.enum(['json', 'iptables', 'iproute2']).default('json'),
+    format: z.enum(['json', 'iptables', 'iptables-restore', 'iproute2']).default('json'),
   })
   .strict()
   .refine((q) => q.revision === undefined || q.at === undefined, 'give revision or at, not both');
@@ -67,7 +68,8 @@ export class NodesController {
       ...(q.revision !== undefined ? { revision: q.revision } : {}),
       ...(q.at ? { time: q.at } : {}),
     });
-    if (q.format === 'iptables') return renderStateRestore(at.state);
+    if (q.format === 'iptables') return renderStateListing(at.state);
+    if (q.format === 'iptables-restore') return renderStateRestore(at.state);
     if (q.format === 'iproute2') return formatOverlayOps(renderStateOverlay(at.state));
     return { node, revision: at.revision, recordedAt: at.recordedAt, state: encodeNodeState(at.state) };
   }

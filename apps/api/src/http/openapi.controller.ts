@@ -37,12 +37,16 @@ export const OPENAPI = {
     '/v1/nodes/{node}/state': {
       get: {
         summary:
-          "A node's desired state now, at a revision, or at a time (iptables-save-style text and iproute2 lines as formats)",
+          "A node's desired state now, at a revision, or at a time (as formats: iptables-save text with the built-in chains' jumps, kube-proxy's iptables-restore input, iproute2 lines)",
         parameters: [
           nodeParam,
           { name: 'revision', in: 'query', schema: { type: 'integer', minimum: 0 } },
           { name: 'at', in: 'query', schema: { type: 'string', format: 'date-time' } },
-          { name: 'format', in: 'query', schema: { enum: ['json', 'iptables', 'iproute2'] } },
+          {
+            name: 'format',
+            in: 'query',
+            schema: { enum: ['json', 'iptables', 'iptables-restore', 'iproute2'] },
+          },
         ],
         ...secured,
       },

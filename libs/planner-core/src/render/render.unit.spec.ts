@@ -4,7 +4,7 @@ import { NetworkPlanner, nodeStateOf } from '../network-planner';
 import { diffNodeStates } from '../state/diff';
 import { formatOverlayOps, renderDiffOverlay } from './iproute2';
 import { batchInput } from './batch-input';
-import { renderDiffRestore } from './iptables';
+import { renderDiffRestore, renderStateListing } from './iptables';
 import { node, service, slice } from '../../../../test/support/kube';
 
 function planner() {
@@ -207,5 +207,35 @@ describe('batch input', () => {
       'x\u007f',
     ])
       expect(() => batchInput(['link show', evil])).toThrow(/control character/);
+  });
+});
+
+describe("a node's iptables for a reader", () => {
+  it('shows the jumps from the built-in chains as the host ends up with them: prepended first, in order, appended last', () => {
+    const state = nodeState({
+      chains: [
+        { table: 'nat', chain: 'KUBE-SERVICES', rules: ['-j RETURN'] },
+        { table: 'nat', chain: 'FLANNEL-POSTRTG', rules: ['-j RETURN'] },
+      ],
+      jumps: [
+        { table: 'nat', chain: 'POSTROUTING', rule: '-j FLANNEL-POSTRTG', position: 'append' },
+        { table: 'nat', chain: 'PREROUTING', rule: '-j KUBE-SERVICES', position: 'prepend' },
+        { table: 'nat', chain: 'POSTROUTING', rule: '-j KUBE-POSTROUTING', position: 'prepend' },
+      ],
+    });
+    expect(renderStateListing(state)).toBe(
+      [
+        '*nat',
+        ':KUBE-SERVICES - [0:0]',
+        ':FLANNEL-POSTRTG - [0:0]',
+        '-A POSTROUTING -j KUBE-POSTROUTING',
+        '-A POSTROUTING -j FLANNEL-POSTRTG',
+        '-A PREROUTING -j KUBE-SERVICES',
+        '-A KUBE-SERVICES -j RETURN',
+        '-A FLANNEL-POSTRTG -j RETURN',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
   });
 });
