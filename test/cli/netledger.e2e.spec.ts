@@ -15,7 +15,10 @@ describe('bin/netledger', () => {
     });
     expect(out.split('\n')[0]).toBe('*filter');
     expect(out).toContain(
-      '-A KUBE-NODEPORTS -m comment --comment default/nginx -m tcp -p tcp --dport 30935 -j KUBE-EXT-2CMXP7HKUVJN7L6M',
+      '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/nginx" -m tcp --dport 30935 -j KUBE-EXT-2CMXP7HKUVJN7L6M',
+    );
+    expect(out).toContain(
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n',
     );
   });
 
