@@ -101,20 +101,30 @@ const header = (headers: Headers | undefined, name: string): string | undefined 
 export class PlanVerifier {
   private keys = new Map<string, KeyObject>();
 
+  private stamp: string | undefined;
+
+  /** `changed` says whether the sources may hold other keys than when last read. */
   private constructor(
     private readonly readKeys: () => readonly KeyObject[],
-    private readonly rereadable: boolean,
+    private readonly changed: () => string | undefined,
   ) {
     this.load();
     if (this.keys.size === 0) throw new Error('no public key to verify plan messages with');
   }
 
   static fromFiles(sources: readonly string[]): PlanVerifier {
-    return new PlanVerifier(() => sources.flatMap(publicKeysIn), true);
+    return new PlanVerifier(
+      () => sources.flatMap(publicKeysIn),
+      // Adding a file to a directory (or a Secret's update swapping its data) changes its mtime.
+      () => sources.map((s) => statSync(s).mtimeMs).join(),
+    );
   }
 
   static fromKeys(keys: readonly KeyObject[]): PlanVerifier {
-    return new PlanVerifier(() => keys, false);
+    return new PlanVerifier(
+      () => keys,
+      () => undefined,
+    );
   }
 
   /** The ids of the keys it accepts. */
@@ -127,7 +137,10 @@ export class PlanVerifier {
     const id = header(headers, SIGNATURE_KEY_HEADER);
     const signature = header(headers, SIGNATURE_HEADER);
     if (!id || !signature) return refused('MESSAGE.UNSIGNED', 'not signed');
-    if (!this.keys.has(id) && this.rereadable) this.load();
+    if (!/^[0-9a-f]{16}$/.test(id)) return refused('MESSAGE.FORGED', 'signed by a malformed key id');
+    // An unknown key reads the keys again only when their files changed: forged messages cost
+    // a stat, not a read of every key.
+    if (!this.keys.has(id) && this.changed() !== this.stamp) this.load();
     const key = this.keys.get(id) ?? refused('MESSAGE.FORGED', `signed by an unknown key ${id}`);
     const named = {
       revision: header(headers, 'revision') ?? '',
@@ -140,7 +153,9 @@ export class PlanVerifier {
   }
 
   private load(): void {
+    const stamp = this.changed();
     this.keys = new Map(this.readKeys().map((k) => [keyId(k), k]));
+    this.stamp = stamp;
   }
 }
 

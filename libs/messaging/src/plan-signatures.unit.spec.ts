@@ -53,6 +53,9 @@ describe('plan message signatures', () => {
         verifier.verify({ ...signed.headers, [SIGNATURE_HEADER]: 'AAAA' }, Buffer.from(signed.value)),
       ),
     ).toBe('MESSAGE.FORGED');
+    // A key id that is not one (what a forger writes there ends up in logs).
+    const odd = { ...signed.headers, [SIGNATURE_KEY_HEADER]: 'x\ny' };
+    expect(() => verifier.verify(odd, Buffer.from(signed.value))).toThrow(/malformed key id$/);
   });
 
   it('rotates a key without a restart: a key added to the directory is read when it first signs', () => {

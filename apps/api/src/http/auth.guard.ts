@@ -62,7 +62,8 @@ export class BearerAuthGuard implements CanActivate {
   }
 
   private async reviewed(token: string): Promise<Principal | undefined> {
-    if (!this.reviewer) return undefined;
+    // Only what can be a ServiceAccount token (a JWT) is sent to the apiserver.
+    if (!this.reviewer || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) return undefined;
     try {
       return await this.reviewer.review(token);
     } catch (error) {
