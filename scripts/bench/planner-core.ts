@@ -1,9 +1,7 @@
 import { DEFAULT_PROXY_CONFIG, type EndpointSlice } from '@netledger/model';
 import { KubeProxyPlanner, kubeProxyTables, type NodeProxyPlan } from '@netledger/planner-core';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+import { percentile, round } from './figures';
 
 /**
  * The kube-proxy planner on the benchmark cluster: 5,000 nodes, 10,000 services, ~100,000
@@ -69,9 +67,4 @@ export function benchPlannerCore(): Record<string, number> {
     'plan.endpointChangeP50Ms': round(percentile(timings, 50), 2),
     'plan.endpointChangeP99Ms': round(percentile(timings, 99), 2),
   };
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

@@ -23,6 +23,7 @@ import { PLANNER_MIGRATIONS } from '../../apps/planner/src/planner.migrations';
 import { Ingested } from '../../test/support/ingested';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
 import { benchDatabase } from './database';
+import { percentile, round } from './figures';
 import { heapUsedMiB, memoryOf, waitFor } from './processes';
 import { appEntry } from '../../test/support/app-entry';
 import { testPlanKeys } from '../../test/support/plan-keys';
@@ -40,9 +41,6 @@ import { isReady } from '../../test/support/readiness';
 
 const repo = join(__dirname, '..', '..');
 const TOKEN = 'bench-token-0123456789abcdef';
-const percentile = (sorted: readonly number[], p: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The figures so far, on stderr: a long run that fails late still says what it measured. */
 const progress = (figures: Record<string, number>) =>

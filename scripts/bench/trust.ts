@@ -9,6 +9,7 @@ import {
 import { DEFAULT_PROXY_CONFIG } from '@netledger/model';
 import { NetworkPlanner, PlanRecorder } from '@netledger/planner-core';
 import { syntheticCluster } from '../../test/support/synthetic-cluster';
+import { round } from './figures';
 
 const MiB = 1024 * 1024;
 
@@ -22,8 +23,6 @@ function timed(work: () => void, runs = 5): number {
   }
   return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
 }
-
-const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
  * What trust costs on the plan's path: the planner signing a change's messages (Ed25519 over each
@@ -61,14 +60,14 @@ export function benchTrust(): Record<string, number> {
       const assembler = new PlanAssembler(cluster.nodes[3]!.name);
       for (const m of values) assembler.add(m.value);
     }, 3);
-    figures[`trust.sign${name}Ms`] = round(signMs);
-    figures[`trust.verify${name}Ms`] = round(verifyMs);
-    figures[`trust.validate${name}Ms`] = round(validateMs);
+    figures[`trust.sign${name}Ms`] = round(signMs, 2);
+    figures[`trust.verify${name}Ms`] = round(verifyMs, 2);
+    figures[`trust.validate${name}Ms`] = round(validateMs, 2);
     figures[`trust.${name.charAt(0).toLowerCase()}${name.slice(1)}Bytes`] = bytes;
     if (name === 'FirstChange') {
-      figures['trust.signMsPerMiB'] = round(signMs / (bytes / MiB));
-      figures['trust.verifyMsPerMiB'] = round(verifyMs / (bytes / MiB));
-      figures['trust.validateMsPerMiB'] = round(validateMs / (bytes / MiB));
+      figures['trust.signMsPerMiB'] = round(signMs / (bytes / MiB), 2);
+      figures['trust.verifyMsPerMiB'] = round(verifyMs / (bytes / MiB), 2);
+      figures['trust.validateMsPerMiB'] = round(validateMs / (bytes / MiB), 2);
     }
   }
   return figures;

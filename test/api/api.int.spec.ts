@@ -50,6 +50,10 @@ describe('api: the network state, now and then, and why', () => {
     await api.app.get(ProjectorService).catchUp();
   };
 
+  /** An executor's source of its plan snapshot, from this API. */
+  const snapshotSource = (node: string, token: string) =>
+    new ApiPlanSource({ url: base, token, node, maxBytes: MAX_CHANGE_BYTES });
+
   const revisionOfA = async () =>
     ((await get('/v1/nodes')).body.nodes as { name: string; desiredRevision: number }[]).find(
       (n) => n.name === 'node-a',
@@ -273,33 +277,16 @@ describe('api: the network state, now and then, and why', () => {
       revision: number;
       state: unknown;
     };
-    const snapshot = (await new ApiPlanSource({
-      url: base,
-      token: READER_TOKEN,
-      node: 'node-a',
-      maxBytes: MAX_CHANGE_BYTES,
-    }).latest())!;
+    const snapshot = (await snapshotSource('node-a', READER_TOKEN).latest())!;
     expect(snapshot.change.revision).toBe(served.revision);
     expect(snapshot.change.manifests.set.map((m) => m.node)).toEqual(['node-a']);
     const book = new PlanBook({ revision: snapshot.change.revision - 1, only: 'node-a' });
     book.apply(snapshot.change, (d) => snapshot.fragments.get(d));
     expect(encodeNodeState(nodeStateOf(book.planOf('node-a')!))).toEqual(served.state);
     // A node the plan does not know gets the shared part only.
-    const unknown = (await new ApiPlanSource({
-      url: base,
-      token: READER_TOKEN,
-      node: 'node-z',
-      maxBytes: MAX_CHANGE_BYTES,
-    }).latest())!;
+    const unknown = (await snapshotSource('node-z', READER_TOKEN).latest())!;
     expect(unknown.change.manifests.set).toEqual([]);
-    await expect(
-      new ApiPlanSource({
-        url: base,
-        token: 'not-a-token',
-        node: 'node-a',
-        maxBytes: MAX_CHANGE_BYTES,
-      }).latest(),
-    ).rejects.toThrow(/answered 401/);
+    await expect(snapshotSource('node-a', 'not-a-token').latest()).rejects.toThrow(/answered 401/);
     const summary = (await get('/v1/plan')).body as unknown as {
       revision: number;
       nodes: number;

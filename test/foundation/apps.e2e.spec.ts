@@ -49,6 +49,15 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A built app as its own process, with `env` only; `output` is what it printed so far. */
+function spawnApp(app: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [appEntry(app)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  return { child, output: () => output };
+}
+
 /**
  * Each built app starts, reports ready with its dependencies, and exits 0 on SIGTERM. The
  * executor's node is in no plan here: it must stay not ready and say so (docs/executor.md).
@@ -56,26 +65,20 @@ afterAll(async () => {
 describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
   it('starts, is ready, and exits cleanly on SIGTERM', async () => {
     const port = 18_100 + ['ingester', 'planner', 'executor', 'api'].indexOf(app);
-    const child = spawn(process.execPath, [appEntry(app)], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        KUBECONFIG: kubeconfig,
-        NETLEDGER_TOPIC_PREFIX: prefix,
-        NODE_NAME: 'node-apps',
-        API_TOKENS: 'apps-test-token-0123456789:reader',
-        EXECUTOR_BACKEND: 'recording',
-        STATE_FILE: `${tmpdir()}/nl-apps-${prefix}.json`,
-        HTTP_PORT: String(port),
-        LOG_FORMAT: 'json',
-        ...keys,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, output: printed } = spawnApp(app, {
+      ...process.env,
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      KUBECONFIG: kubeconfig,
+      NETLEDGER_TOPIC_PREFIX: prefix,
+      NODE_NAME: 'node-apps',
+      API_TOKENS: 'apps-test-token-0123456789:reader',
+      EXECUTOR_BACKEND: 'recording',
+      STATE_FILE: `${tmpdir()}/nl-apps-${prefix}.json`,
+      HTTP_PORT: String(port),
+      LOG_FORMAT: 'json',
+      ...keys,
     });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     try {
       const url = `http://127.0.0.1:${port}/readyz`;
       if (app === 'executor') {
@@ -94,6 +97,7 @@ describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
       child.kill('SIGTERM');
     }
     const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    const output = printed();
     expect({ code, signal }, output).toEqual({ code: 0, signal: null });
     const lines = output
       .split('\n')
@@ -107,26 +111,21 @@ describe.each(['ingester', 'planner', 'executor', 'api'])('app %s', (app) => {
 /** Each guard that is on by default stops a start that would run without it, saying what to set. */
 describe('apps refuse to start without what keeps the plan trusted', () => {
   const start = async (app: string, env: Record<string, string>) => {
-    const child = spawn(process.execPath, [appEntry(app)], {
-      env: {
-        PATH: process.env.PATH!,
-        DATABASE_URL: db.url,
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        ...kafkaEnv(),
-        KUBECONFIG: kubeconfig,
-        NETLEDGER_TOPIC_PREFIX: prefix,
-        NODE_NAME: 'node-apps',
-        HTTP_PORT: '0',
-        LOG_FORMAT: 'json',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // Not this process's environment: it holds the keys whose absence is tested.
+    const { child, output } = spawnApp(app, {
+      PATH: process.env.PATH!,
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      ...kafkaEnv(),
+      KUBECONFIG: kubeconfig,
+      NETLEDGER_TOPIC_PREFIX: prefix,
+      NODE_NAME: 'node-apps',
+      HTTP_PORT: '0',
+      LOG_FORMAT: 'json',
+      ...env,
     });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     const [code] = (await once(child, 'exit')) as [number | null];
-    return { code, output };
+    return { code, output: output() };
   };
 
   it('the api with a placeholder token, the planner without its signing key, the executor without the public keys', async () => {

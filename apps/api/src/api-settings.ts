@@ -2,8 +2,6 @@ import { z } from 'zod';
 import { readTokens, type Principal } from './api-tokens';
 import type { TokenReviewSettings } from './http/token-review';
 
-export type Role = Principal['role'];
-
 /** The API's settings: topics, and the bearer tokens it accepts with their roles. */
 export interface ApiSettings {
   readonly topicPrefix: string;

@@ -5,6 +5,7 @@
  */
 export * from './errors/netledger-error';
 export * from './net/ip';
+export * from './text/control-characters';
 export * from './kube/names';
 export * from './kube/objects';
 export * from './kube/validate';

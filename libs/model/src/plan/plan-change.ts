@@ -4,6 +4,7 @@ import { NetledgerError } from '../errors/netledger-error';
 import type { OverlayConfig } from '../proxy/net-conf';
 import { canonicalIp, parseCidr, type Cidr } from '../net/ip';
 import { isDns1123Subdomain } from '../kube/names';
+import { hasControlCharacter } from '../text/control-characters';
 import type { ChainEntry, ConntrackDeletion, JumpEntry, VxlanDevice } from '../state/node-state';
 
 /*
@@ -37,12 +38,10 @@ export function fragmentDigest(kind: FragmentKind, json: string): Digest {
  * addresses, devices and chains are names. The planner only ever makes such values; these checks
  * are what stops anything else, whoever wrote it.
  */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const line = z
   .string()
   .max(4096)
-  .refine((s) => !CONTROL.test(s), 'holds a control character');
+  .refine((s) => !hasControlCharacter(s), 'holds a control character');
 const ruleList = z.array(line);
 const chainName = z.string().regex(/^[A-Za-z0-9_-]{1,28}$/, 'an iptables chain name');
 const deviceName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a network device name');

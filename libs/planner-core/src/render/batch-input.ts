@@ -1,7 +1,4 @@
-import { NetledgerError } from '@netledger/model';
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+import { hasControlCharacter, NetledgerError } from '@netledger/model';
 
 /**
  * The input of a batch command (iptables-restore, `ip -batch`, `bridge -batch`): one line per
@@ -10,7 +7,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  */
 export function batchInput(lines: readonly string[]): string {
   for (const line of lines) {
-    if (CONTROL.test(line))
+    if (hasControlCharacter(line))
       throw new NetledgerError('RENDER.CONTROL_CHARACTER', 'a host command line holds a control character', {
         details: { line: JSON.stringify(line.slice(0, 200)) },
       });

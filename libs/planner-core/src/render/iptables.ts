@@ -19,44 +19,45 @@ const TABLES: readonly IptablesTable[] = ['filter', 'nat'];
  * Jumps from built-in chains are not part of it: they are inserted once, never rewritten.
  */
 export function renderStateRestore(state: NodeState): string {
+  return renderState(state, { jumps: false, rule: (rule) => rule });
+}
+
+/**
+ * The node's iptables as `iptables-save` shows them once the executor has applied its state, for
+ * a reader (each rule in the form the kernel prints it back, see canonicalRule): per table, every
+ * chain Netledger owns, then the jumps from the built-in chains in the order they end up there,
+ * then each chain's rules. Built-in chains are not declared (their policy is not Netledger's).
+ */
+export function renderStateListing(state: NodeState): string {
+  return renderState(state, { jumps: true, rule: canonicalRule });
+}
+
+function renderState(state: NodeState, options: { jumps: boolean; rule: (rule: string) => string }): string {
   const lines: string[] = [];
   for (const table of TABLES) {
     const chains = [...state.chains.values()].filter((c) => c.table === table);
-    if (chains.length === 0) continue;
+    const jumps = options.jumps ? builtinJumpsInHostOrder(state, table) : [];
+    if (chains.length === 0 && jumps.length === 0) continue;
     lines.push(`*${table}`);
     for (const c of chains) lines.push(`:${c.chain} - [0:0]`);
-    for (const c of chains) for (const rule of c.rules) lines.push(`-A ${c.chain} ${rule}`);
+    for (const j of jumps) lines.push(`-A ${j.chain} ${options.rule(j.rule)}`);
+    for (const c of chains) for (const rule of c.rules) lines.push(`-A ${c.chain} ${options.rule(rule)}`);
     lines.push('COMMIT');
   }
   return batchInput(lines);
 }
 
 /**
- * The node's iptables as `iptables-save` shows them once the executor has applied its state, for a
- * reader (each rule in the form the kernel prints it back, see canonicalRule): per table, every chain Netledger owns, then the jumps from the built-in chains in the
- * order they end up there (prepended ones first, in the state's order, as the executor inserts
- * them; appended ones last: on a host, other agents' rules of that chain come between), then
- * each chain's rules. Built-in chains are not declared (their policy is not Netledger's).
+ * A table's jumps from built-in chains as the executor leaves them: per chain, the prepended ones
+ * first, in the state's order, then the appended ones (on a host, other agents' rules of that
+ * chain come between).
  */
-export function renderStateListing(state: NodeState): string {
-  const lines: string[] = [];
-  for (const table of TABLES) {
-    const chains = [...state.chains.values()].filter((c) => c.table === table);
-    const jumps = [...state.jumps.values()].filter((j) => j.table === table);
-    if (chains.length === 0 && jumps.length === 0) continue;
-    lines.push(`*${table}`);
-    for (const c of chains) lines.push(`:${c.chain} - [0:0]`);
-    const builtins = [...new Set(jumps.map((j) => j.chain))];
-    for (const builtin of builtins) {
-      const into = jumps.filter((j) => j.chain === builtin);
-      for (const j of into)
-        if (j.position === 'prepend') lines.push(`-A ${builtin} ${canonicalRule(j.rule)}`);
-      for (const j of into) if (j.position === 'append') lines.push(`-A ${builtin} ${canonicalRule(j.rule)}`);
-    }
-    for (const c of chains) for (const rule of c.rules) lines.push(`-A ${c.chain} ${canonicalRule(rule)}`);
-    lines.push('COMMIT');
-  }
-  return batchInput(lines);
+function builtinJumpsInHostOrder(state: NodeState, table: IptablesTable): JumpEntry[] {
+  const jumps = [...state.jumps.values()].filter((j) => j.table === table);
+  return [...new Set(jumps.map((j) => j.chain))].flatMap((chain) => {
+    const into = jumps.filter((j) => j.chain === chain);
+    return [...into.filter((j) => j.position === 'prepend'), ...into.filter((j) => j.position === 'append')];
+  });
 }
 
 /**
