@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Tests are tiered by file name: *.unit.spec.ts (pure, no services), *.int.spec.ts (real PostgreSQL
-// and Kafka), *.e2e.spec.ts (processes, network namespaces). `npm test` runs all three.
+// and Kafka), *.e2e.spec.ts (processes, network namespaces), *.reference.spec.ts (against upstream's
+// own code built from the Go module proxy, no services). `npm test` runs all four.
 const sourceCondition = ['netledger-source'];
 
 export default defineConfig({
@@ -32,6 +33,15 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'reference',
+          include: ['test/reference/**/*.reference.spec.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
         },
       },
     ],

@@ -87,7 +87,7 @@ describe('netledger plan', () => {
       kubeProxyRelease: string;
       state: { chains: { chain: string; rules: string[] }[]; routes: unknown[] };
     };
-    expect(json.kubeProxyRelease).toBe('v1.34');
+    expect(json.kubeProxyRelease).toBe('v1.37');
     expect(json.state.chains.find((c) => c.chain === 'KUBE-MARK-MASQ')!.rules).toEqual([
       '-j MARK --or-mark 0x4000',
     ]);

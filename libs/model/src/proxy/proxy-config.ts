@@ -15,7 +15,10 @@ export interface ProxyConfig {
   readonly masqueradeAll: boolean;
   /** iptables.localhostNodePorts (default true). */
   readonly localhostNodePorts: boolean;
-  /** Canonical CIDRs, or the word "primary"; empty means every local address. */
+  /**
+   * Canonical CIDRs, or the keywords "primary" (the node's IP), "localhost" (loopback) and "all"
+   * (v1.37); empty means every local address.
+   */
   readonly nodePortAddresses: readonly string[];
 }
 
@@ -79,11 +82,14 @@ export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
   const addresses = raw.nodePortAddresses ?? [];
   if (!Array.isArray(addresses)) bad('nodePortAddresses', 'must be a list');
   const nodePortAddresses = addresses.map((text: unknown, i) => {
-    if (text === 'primary') return 'primary';
+    if (text === 'primary' || text === 'localhost' || text === 'all') return text;
     const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
     return cidr
       ? formatCidr(cidr)
-      : bad(`nodePortAddresses[${i}]`, `${JSON.stringify(text)} is not a CIDR or "primary"`);
+      : bad(
+          `nodePortAddresses[${i}]`,
+          `${JSON.stringify(text)} is not a CIDR, "primary", "localhost" or "all"`,
+        );
   });
 
   return {

@@ -1,8 +1,9 @@
 /**
  * Names and texts kube-proxy (iptables mode, pkg/proxy/iptables/proxier.go) writes. Netledger
- * matches the proxier of the Kubernetes v1.34 release line; KUBE_PROXY_RELEASE names it.
+ * matches the proxier of the Kubernetes v1.37 release line (held to it by test/reference, which
+ * runs that proxier); KUBE_PROXY_RELEASE names it.
  */
-export const KUBE_PROXY_RELEASE = 'v1.34';
+export const KUBE_PROXY_RELEASE = 'v1.37';
 
 export const KUBE_SERVICES = 'KUBE-SERVICES';
 export const KUBE_EXTERNAL_SERVICES = 'KUBE-EXTERNAL-SERVICES';

@@ -10,6 +10,10 @@ export interface EndpointInfo {
   readonly ready: boolean;
   readonly serving: boolean;
   readonly terminating: boolean;
+  /** hints.forZones, or null when the endpoint has none (an empty list counts as none). */
+  readonly zoneHints: ReadonlySet<string> | null;
+  /** hints.forNodes, or null when none. */
+  readonly nodeHints: ReadonlySet<string> | null;
 }
 
 /** Endpoints of one Service keyed by `${portName}/${protocol}` of the endpoint port. */
@@ -22,10 +26,10 @@ export function endpointPortKey(portName: string, protocol: Protocol): string {
 /**
  * Merges the IPv4 EndpointSlices of one Service into its endpoints per port, as kube-proxy does:
  * ports without a name field or a port number are ignored; an endpoint contributes its first
- * address; ready and serving default to true, terminating to false; an ip:port seen in several
- * slices is kept once, a non-terminating one preferred (among equals, the first in slice name
- * order, where kube-proxy's map order leaves it undefined); each port's endpoints sorted by
- * "ip:port" as strings.
+ * address; ready and serving default to true, terminating to false; an ip:port seen several times
+ * is kept once: a later copy replaces an earlier one unless it is terminating (kube-proxy
+ * v1.37's rule; across slices its map order leaves "later" undefined, here it is slice name
+ * order); each port's endpoints sorted by "ip:port" as strings.
  */
 export function endpointsOfService(slices: Iterable<EndpointSlice>): Map<string, EndpointInfo[]> {
   const ordered = [...slices]
@@ -42,8 +46,7 @@ export function endpointsOfService(slices: Iterable<EndpointSlice>): Map<string,
         const ip = ep.addresses[0]!;
         const hostPort = `${ip}:${p.port}`;
         const terminating = ep.terminating ?? false;
-        const existing = set.get(hostPort);
-        if (existing && (terminating || !existing.terminating)) continue;
+        if (terminating && set.has(hostPort)) continue;
         set.set(hostPort, {
           ip,
           port: p.port,
@@ -52,6 +55,8 @@ export function endpointsOfService(slices: Iterable<EndpointSlice>): Map<string,
           ready: ep.ready ?? true,
           serving: ep.serving ?? true,
           terminating,
+          zoneHints: ep.hintsForZones.length > 0 ? new Set(ep.hintsForZones) : null,
+          nodeHints: ep.hintsForNodes.length > 0 ? new Set(ep.hintsForNodes) : null,
         });
       }
     }

@@ -12,29 +12,41 @@ import {
   type Service,
 } from '@netledger/model';
 import type { Chain } from '../iptables/types';
-import { categorizeEndpoints, clusterEndpointsOf, localEndpointsOf } from './categorize';
+import {
+  categorizeEndpoints,
+  clusterEndpointsOf,
+  localEndpointsOf,
+  topologyHintsOf,
+  topologyModeAt,
+  type TopologyHints,
+} from './categorize';
 import { LARGE_CLUSTER_ENDPOINTS_THRESHOLD } from './constants';
 import { endpointPortKey, endpointsOfService, type EndpointInfo } from './endpoints';
 import { fixedRules, type FixedRules } from './fixed-rules';
 import type { NodeProxyPlan, ServiceTable } from './node-plan';
 import { nodeProfile, type NodeProfile } from './node-profile';
 import { endpointChain, serviceFragment, type ServiceFragment } from './service-fragment';
-import { servicePortsOf, usesLocalEndpoints, type ServicePortInfo } from './service-port';
+import {
+  servicePortsOf,
+  usesClusterEndpoints,
+  usesLocalEndpoints,
+  type ServicePortInfo,
+} from './service-port';
 
 /*
  * How a change flows (compare Felix's calc graph):
  *
  *   Service ─┐                         ┌─> PortState (per service port: endpoints, cluster endpoints,
  *            ├─> per-service rebuild ──┤     SEP chains, fragment cache per variant)
- *   Slice  ──┘                         └─> localPortsByNode index, firewall port set, endpoint count
+ *   Slice  ──┘                         └─> localPortsByNode index, profile port set, endpoint count
  *
  *   Node / HostFacts / ProxyConfig ──> NodeProfile ──> FixedRules (cached per fixedKey)
  *
  *   planNode(n) = profile(n) + ServiceTable(profile.serviceKey) + overrides(n)
  *
  * A ServiceTable is rebuilt lazily, sharing every fragment that did not change; overrides are the
- * few ports whose fragment on n differs from the table's (local endpoints on n, or n inside a
- * loadBalancerSourceRange).
+ * few ports whose fragment on n differs from the table's (local endpoints on n, n inside a
+ * loadBalancerSourceRange, or topology hints that name n or its zone).
  */
 
 interface PortState {
@@ -45,6 +57,8 @@ interface PortState {
   readonly localNodes: ReadonlySet<string>;
   /** Source ranges as [network, mask] numbers, when the port has a firewall chain. */
   readonly firewall: readonly (readonly [number, number])[] | undefined;
+  /** The nodes and zones its endpoints' topology hints single out, when they can. */
+  readonly hints: TopologyHints | undefined;
   readonly sepChains: Map<string, Chain>;
   readonly fragments: Map<string, ServiceFragment>;
 }
@@ -77,7 +91,8 @@ export class KubeProxyPlanner {
   private readonly ports = new Map<string, PortState>();
   private readonly portsByService = new Map<string, readonly string[]>();
   private readonly localPortsByNode = new Map<string, Set<string>>();
-  private readonly firewallPorts = new Set<string>();
+  /** Ports whose fragment depends on a node's IP (source ranges) or name and zone (hints). */
+  private readonly profilePorts = new Set<string>();
   private totalEndpoints = 0;
   private largeClusterMode = false;
   private order: string[] | undefined;
@@ -98,12 +113,12 @@ export class KubeProxyPlanner {
   /** Nodes holding an override of each port. */
   private readonly overridden = new Map<string, Set<string>>();
   /**
-   * Ports with a firewall (loadBalancerSourceRanges) that changed, in order: which nodes they
-   * concern depends on each node's IP, so every node reads them; a plan remembers how far it has.
+   * profilePorts that changed, in order: which nodes they concern depends on each node's IP, name
+   * or zone, so every node reads them; a plan remembers how far it has.
    */
-  private firewallLog: string[] = [];
-  private firewallLogBase = 0;
-  private readonly nodePlans = new Map<string, { plan: NodeProxyPlan; firewallSeen: number }>();
+  private profileLog: string[] = [];
+  private profileLogBase = 0;
+  private readonly nodePlans = new Map<string, { plan: NodeProxyPlan; profileSeen: number }>();
 
   private changedPorts = new Set<string>();
   private conntrack: ConntrackDeletion[] = [];
@@ -226,13 +241,13 @@ export class KubeProxyPlanner {
     let fixed = this.fixed.get(profile.fixedKey);
     if (!fixed) this.fixed.set(profile.fixedKey, (fixed = fixedRules(profile)));
     const services = this.tableFor(profile);
-    const firewallNow = this.firewallLogBase + this.firewallLog.length;
+    const profileNow = this.profileLogBase + this.profileLog.length;
     const cached = this.nodePlans.get(nodeName);
 
     let overrides: Map<string, ServiceFragment>;
-    if (cached && cached.plan.profile === profile && cached.firewallSeen >= this.firewallLogBase) {
+    if (cached && cached.plan.profile === profile && cached.profileSeen >= this.profileLogBase) {
       const dirty = this.dirtyPorts.get(nodeName);
-      if (!dirty && cached.firewallSeen === firewallNow) {
+      if (!dirty && cached.profileSeen === profileNow) {
         if (cached.plan.services !== services) {
           cached.plan = { ...cached.plan, services };
         }
@@ -240,14 +255,14 @@ export class KubeProxyPlanner {
       }
       // Only these ports can change its overrides; the override map is shared with the previous
       // plan unless one of them concerns this node. A port met twice is looked at twice (the
-      // same result): every node sees the firewall ports changed since its last plan, and a Set
+      // same result): every node sees the profile ports changed since its last plan, and a Set
       // of them per node per batch cost more than the look.
       overrides = cached.plan.overrides as Map<string, ServiceFragment>;
       let copied = false;
       const look = (portName: string) => {
         const state = this.ports.get(portName);
         const concerns =
-          state !== undefined && (state.localNodes.has(nodeName) || this.allowsNode(state, profile));
+          state !== undefined && (state.localNodes.has(nodeName) || this.concerns(state, profile, nodeName));
         if (!concerns && !overrides.has(portName)) return;
         if (!copied) {
           overrides = new Map(overrides);
@@ -257,23 +272,23 @@ export class KubeProxyPlanner {
         if (concerns) this.override(overrides, services, state, profile, nodeName);
       };
       if (dirty) for (const portName of dirty) look(portName);
-      for (let i = cached.firewallSeen - this.firewallLogBase; i < this.firewallLog.length; i++)
-        look(this.firewallLog[i]!);
+      for (let i = cached.profileSeen - this.profileLogBase; i < this.profileLog.length; i++)
+        look(this.profileLog[i]!);
     } else {
       overrides = new Map();
       for (const portName of this.localPortsByNode.get(nodeName) ?? NO_NODES) {
         this.override(overrides, services, this.ports.get(portName)!, profile, nodeName);
       }
-      for (const portName of this.firewallPorts) {
+      for (const portName of this.profilePorts) {
         const state = this.ports.get(portName)!;
-        if (!overrides.has(portName) && this.allowsNode(state, profile))
+        if (!overrides.has(portName) && this.concerns(state, profile, nodeName))
           this.override(overrides, services, state, profile, nodeName);
       }
     }
     this.dirtyPorts.delete(nodeName);
     this.trackOverrides(nodeName, cached?.plan.overrides, overrides);
     const plan = { node: nodeName, profile, fixed, services, overrides };
-    this.nodePlans.set(nodeName, { plan, firewallSeen: firewallNow });
+    this.nodePlans.set(nodeName, { plan, profileSeen: profileNow });
     return plan;
   }
 
@@ -308,12 +323,12 @@ export class KubeProxyPlanner {
     };
     for (const node of state.localNodes) mark(node);
     for (const node of this.overridden.get(portName) ?? NO_NODES) mark(node);
-    if (state.firewall) {
-      this.firewallLog.push(portName);
-      if (this.firewallLog.length > 100_000) {
+    if (state.firewall || state.hints) {
+      this.profileLog.push(portName);
+      if (this.profileLog.length > 100_000) {
         // Nodes planned before the trimmed part are planned afresh.
-        this.firewallLogBase += this.firewallLog.length;
-        this.firewallLog = [];
+        this.profileLogBase += this.profileLog.length;
+        this.profileLog = [];
       }
     }
   }
@@ -328,6 +343,13 @@ export class KubeProxyPlanner {
   ): void {
     const fragment = this.fragmentFor(state, profile, nodeName);
     if (fragment !== services.fragments.get(state.sp.portName)) overrides.set(state.sp.portName, fragment);
+  }
+
+  /** The node's fragment of the port differs from the default by its IP, name or zone. */
+  private concerns(state: PortState, profile: NodeProfile, nodeName: string): boolean {
+    return (
+      this.allowsNode(state, profile) || topologyModeAt(state.hints, { nodeName, zone: profile.zone }) !== ''
+    );
   }
 
   /** A loadBalancerSourceRange of the port contains the node's IP. */
@@ -391,6 +413,7 @@ export class KubeProxyPlanner {
             return [(ipv4ToNumber(c.address) & mask) >>> 0, mask] as const;
           })
         : undefined,
+      hints: usesClusterEndpoints(sp) ? topologyHintsOf(endpoints) : undefined,
       sepChains: reusableEndpointChains(previous, sp, endpoints),
       fragments: new Map(),
     };
@@ -401,7 +424,7 @@ export class KubeProxyPlanner {
       if (!set) this.localPortsByNode.set(node, (set = new Set()));
       set.add(sp.portName);
     }
-    if (hasFirewall) this.firewallPorts.add(sp.portName);
+    if (hasFirewall || state.hints) this.profilePorts.add(sp.portName);
     this.portChanged(sp.portName, state);
   }
 
@@ -415,7 +438,7 @@ export class KubeProxyPlanner {
       set?.delete(portName);
       if (set?.size === 0) this.localPortsByNode.delete(node);
     }
-    this.firewallPorts.delete(portName);
+    this.profilePorts.delete(portName);
     this.portChanged(portName, state);
   }
 
@@ -510,7 +533,12 @@ export class KubeProxyPlanner {
             .local.map((ep) => ep.hostPort)
             .join(',')
         : '';
-    const key = `${profile.serviceKey}#${variant}#${allowFromNode ? 1 : 0}`;
+    // Hints single out the node by name or by zone; nodes of one zone share their fragment.
+    const at = { nodeName: nodeName ?? '', zone: nodeName === undefined ? '' : profile.zone };
+    const mode = topologyModeAt(state.hints, at);
+    const topology =
+      mode === 'PreferSameNode' ? `n:${at.nodeName}` : mode === 'PreferSameZone' ? `z:${at.zone}` : '';
+    const key = `${profile.serviceKey}#${variant}#${allowFromNode ? 1 : 0}#${topology}`;
     let fragment = state.fragments.get(key);
     if (!fragment) {
       const endpoints = categorizeEndpoints(
@@ -518,6 +546,7 @@ export class KubeProxyPlanner {
         state.endpoints,
         state.cluster,
         isLocalNode ? nodeName : '',
+        mode === '' ? undefined : at,
       );
       fragment = serviceFragment(
         state.sp,

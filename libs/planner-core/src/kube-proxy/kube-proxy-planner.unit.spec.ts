@@ -7,7 +7,7 @@ import { node, service, slice } from '../../../../test/support/kube';
 
 /*
  * Golden tests: the expected text is what kube-proxy's iptables proxier (pkg/proxy/iptables,
- * Kubernetes v1.34) writes for the same input, chains grouped the way upstream's test helper
+ * Kubernetes v1.37) writes for the same input, chains grouped the way upstream's test helper
  * sortIPTablesRules groups them. Each test names the upstream behaviour it pins.
  */
 

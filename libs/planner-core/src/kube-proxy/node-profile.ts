@@ -29,6 +29,8 @@ export interface NodeProfile {
   readonly nodeIP: string | undefined;
   /** nodeIP as an unsigned 32-bit number. */
   readonly nodeIPNumber: number | undefined;
+  /** The Node's topology.kubernetes.io/zone label ('' when none): topology hints read it. */
+  readonly zone: string;
   /** Destination matches of the KUBE-SERVICES → KUBE-NODEPORTS tail rule(s), one rule each. */
   readonly nodePortDestinations: readonly string[];
   readonly serviceKey: string;
@@ -36,6 +38,7 @@ export interface NodeProfile {
 }
 
 const LOOPBACK = '127.0.0.1';
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 /** The node's primary IPv4: its first InternalIP, else its first ExternalIP. */
 export function primaryNodeIP(node: Node | undefined): string | undefined {
@@ -46,7 +49,10 @@ export function primaryNodeIP(node: Node | undefined): string | undefined {
 /** kube-proxy's NodePortAddresses for IPv4: match-all, or the CIDRs to pick host addresses from. */
 function nodePortCidrs(config: ProxyConfig, nodeIP: string | undefined) {
   const cidrs = config.nodePortAddresses.flatMap((text) => {
-    if (text === 'primary') return nodeIP ? [parseCidr(`${nodeIP}/32`)!] : [];
+    // kube-proxy's keywords (cmd/kube-proxy's expandNodePortAddressKeywords).
+    if (text === 'primary') return nodeIP && !nodeIP.startsWith('127.') ? [parseCidr(`${nodeIP}/32`)!] : [];
+    if (text === 'localhost') return [parseCidr('127.0.0.0/8')!];
+    if (text === 'all') return [parseCidr('0.0.0.0/0')!];
     const cidr = parseCidr(text)!;
     return cidr.family === 'IPv4' ? [cidr] : [];
   });
@@ -105,6 +111,7 @@ export function nodeProfile(config: ProxyConfig, facts: HostFacts, node: Node | 
     nodeIP,
     nodeIPNumber: nodeIP === undefined ? undefined : ipv4ToNumber(nodeIP),
     nodePortDestinations: destinations,
+    zone: node?.labels[ZONE_LABEL] ?? '',
   };
   const serviceKey = [profile.masqueradeAll, localCidr ?? '', profile.nfacctLocalhostNodePorts].join('|');
   const fixedKey = [

@@ -52,7 +52,7 @@ function renderState(state: NodeState, options: { jumps: boolean; rule: (rule: s
  * first, in the state's order, then the appended ones (on a host, other agents' rules of that
  * chain come between).
  */
-function builtinJumpsInHostOrder(state: NodeState, table: IptablesTable): JumpEntry[] {
+export function builtinJumpsInHostOrder(state: NodeState, table: IptablesTable): JumpEntry[] {
   const jumps = [...state.jumps.values()].filter((j) => j.table === table);
   return [...new Set(jumps.map((j) => j.chain))].flatMap((chain) => {
     const into = jumps.filter((j) => j.chain === chain);

@@ -1,0 +1,261 @@
+/**
+ * Random clusters for the differential tests: Services, EndpointSlices and one node's settings as
+ * the apiserver and kube-proxy's configuration would give them, drawn from a seed. Every case is
+ * one kube-proxy could meet; where kube-proxy's own result depends on Go's map order (two
+ * different non-terminating copies of one endpoint in two slices), the generator does not go.
+ */
+import { prng } from '../support/synthetic-cluster';
+
+export type Random = () => number;
+
+const int = (r: Random, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
+const chance = (r: Random, p: number) => r() < p;
+
+export interface ProxySettings {
+  detectLocalMode: 'ClusterCIDR' | 'NodeCIDR';
+  clusterCIDRs: string[];
+  masqueradeBit: number;
+  masqueradeAll: boolean;
+  localhostNodePorts: boolean;
+  nodePortAddresses: string[];
+  conntrackTCPLiberal: boolean;
+  nfacct: string[];
+}
+
+export interface RandomCluster {
+  seed: number;
+  nodes: Record<string, unknown>[];
+  settings: ProxySettings;
+  services: Record<string, unknown>[];
+  endpointSlices: Record<string, unknown>[];
+}
+
+const ZONES = ['zone-a', 'zone-b', 'zone-c'];
+const PROTOCOLS = ['TCP', 'TCP', 'TCP', 'UDP', 'SCTP'] as const;
+
+interface PortDraft {
+  name: string;
+  protocol: string;
+  port: number;
+  targetPort: number;
+}
+
+function randomSettings(r: Random): ProxySettings {
+  return {
+    detectLocalMode: chance(r, 0.2) ? 'NodeCIDR' : 'ClusterCIDR',
+    clusterCIDRs: chance(r, 0.85) ? ['10.244.0.0/16'] : [],
+    masqueradeBit: chance(r, 0.7) ? 14 : int(r, 0, 31),
+    masqueradeAll: chance(r, 0.15),
+    localhostNodePorts: chance(r, 0.8),
+    nodePortAddresses: pick(r, [
+      [],
+      [],
+      ['198.18.0.0/24'],
+      ['127.0.0.0/8', '198.18.0.0/24'],
+      ['primary'],
+      ['primary', 'localhost'],
+      ['localhost'],
+      ['all'],
+    ]),
+    conntrackTCPLiberal: chance(r, 0.15),
+    nfacct: chance(r, 0.3) ? ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] : [],
+  };
+}
+
+export function randomCluster(seed: number): RandomCluster {
+  const r = prng(seed);
+  const nodeCount = int(r, 1, 5);
+  const nodeNames = Array.from({ length: nodeCount }, (_, i) => `node-${i}`);
+  const zoneOf = nodeNames.map(() => (chance(r, 0.85) ? pick(r, ZONES) : null));
+  const nodes = nodeNames.map((name, i) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: {
+        'kubernetes.io/hostname': name,
+        ...(zoneOf[i] ? { 'topology.kubernetes.io/zone': zoneOf[i] } : {}),
+      },
+    },
+    spec: { podCIDR: `10.244.${i}.0/24`, podCIDRs: [`10.244.${i}.0/24`] },
+    status: { addresses: [{ type: 'InternalIP', address: `198.18.0.${10 + i}` }] },
+  }));
+
+  const services: Record<string, unknown>[] = [];
+  const endpointSlices: Record<string, unknown>[] = [];
+  const serviceCount = int(r, 0, 10);
+  let nextNodePort = 30000 + int(r, 0, 100);
+  for (let s = 0; s < serviceCount; s++) {
+    const namespace = pick(r, ['default', 'kube-system', 'shop']);
+    const name = `svc-${s}`;
+    const type = pick(r, ['ClusterIP', 'ClusterIP', 'NodePort', 'LoadBalancer', 'LoadBalancer']);
+    const headless = type === 'ClusterIP' && chance(r, 0.08);
+    const portCount = int(r, 1, 3);
+    const ports: PortDraft[] = [];
+    for (let p = 0; p < portCount; p++) {
+      ports.push({
+        name: portCount === 1 && chance(r, 0.5) ? '' : `p${p}`,
+        protocol: pick(r, PROTOCOLS),
+        port: pick(r, [80, 443, 53, 8080, 9000 + p]) + (ports.some((x) => x.port === 80) ? p : 0),
+        targetPort: pick(r, [8080, 8443, 53, 9090]),
+      });
+    }
+    const external = type !== 'ClusterIP';
+    const local = external && chance(r, 0.4);
+    const spec: Record<string, unknown> = {
+      type,
+      clusterIP: headless ? 'None' : `10.96.${int(r, 0, 3)}.${10 + s}`,
+      ports: ports.map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        protocol: p.protocol,
+        port: p.port,
+        targetPort: p.targetPort,
+        ...(external ? { nodePort: nextNodePort++ } : {}),
+      })),
+      sessionAffinity: chance(r, 0.2) ? 'ClientIP' : 'None',
+    };
+    if (!headless) spec.clusterIPs = [spec.clusterIP];
+    // The apiserver defaults the timeout (10800 s) when it is not given.
+    if (spec.sessionAffinity === 'ClientIP')
+      spec.sessionAffinityConfig = {
+        clientIP: { timeoutSeconds: chance(r, 0.5) ? int(r, 1, 86400) : 10800 },
+      };
+    if (chance(r, 0.15)) spec.externalIPs = [`192.168.99.${int(r, 1, 50)}`];
+    if (external) spec.externalTrafficPolicy = local ? 'Local' : 'Cluster';
+    if (local && type === 'LoadBalancer') spec.healthCheckNodePort = nextNodePort++;
+    if (chance(r, 0.2)) spec.internalTrafficPolicy = 'Local';
+    if (type === 'LoadBalancer' && chance(r, 0.3)) {
+      spec.loadBalancerSourceRanges = pick(r, [
+        ['203.0.113.0/25'],
+        ['203.0.113.0/25', '198.18.0.0/24'],
+        ['0.0.0.0/0'],
+      ]);
+    }
+    const status =
+      type === 'LoadBalancer' && chance(r, 0.8)
+        ? {
+            loadBalancer: {
+              ingress: [
+                {
+                  ip: `5.6.7.${int(r, 1, 200)}`,
+                  ...(chance(r, 0.15) ? { ipMode: 'Proxy' } : chance(r, 0.3) ? { ipMode: 'VIP' } : {}),
+                },
+              ],
+            },
+          }
+        : undefined;
+    services.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace, name, uid: `uid-${seed}-${s}`, resourceVersion: '1' },
+      spec,
+      ...(status ? { status } : {}),
+    });
+    endpointSlices.push(...randomSlices(r, namespace, name, ports, nodeNames, zoneOf));
+  }
+
+  return {
+    seed,
+    nodes,
+    settings: randomSettings(r),
+    services,
+    endpointSlices,
+  };
+}
+
+interface EndpointDraft {
+  addresses: string[];
+  conditions: Record<string, boolean>;
+  nodeName?: string;
+  zone?: string;
+  hints?: Record<string, { name: string }[]>;
+}
+
+function randomEndpoint(r: Random, nodeNames: string[], zoneOf: (string | null)[]): EndpointDraft {
+  const node = chance(r, 0.9) ? int(r, 0, nodeNames.length - 1) : -1;
+  const conditions: Record<string, boolean> = {};
+  const state = pick(r, ['ready', 'ready', 'ready', 'ready', 'terminating', 'notReady', 'unset']);
+  if (state === 'ready') conditions.ready = true;
+  if (state === 'ready' && chance(r, 0.5)) conditions.serving = true;
+  if (state === 'terminating') {
+    conditions.ready = false;
+    conditions.serving = chance(r, 0.7);
+    conditions.terminating = true;
+  }
+  if (state === 'notReady') {
+    conditions.ready = false;
+    conditions.serving = false;
+  }
+  const ep: EndpointDraft = {
+    addresses: [`10.244.${node < 0 ? 200 : node}.${int(r, 2, 40)}`],
+    conditions,
+  };
+  if (node >= 0) ep.nodeName = nodeNames[node]!;
+  if (node >= 0 && zoneOf[node]) ep.zone = zoneOf[node]!;
+  return ep;
+}
+
+function randomSlices(
+  r: Random,
+  namespace: string,
+  service: string,
+  ports: PortDraft[],
+  nodeNames: string[],
+  zoneOf: (string | null)[],
+): Record<string, unknown>[] {
+  const sliceCount = pick(r, [0, 1, 1, 1, 2, 3]);
+  const hints = pick(r, ['none', 'none', 'zones', 'nodes', 'partial']);
+  const slices: EndpointDraft[][] = [];
+  const seen = new Map<string, EndpointDraft>();
+  for (let i = 0; i < sliceCount; i++) {
+    const endpoints: EndpointDraft[] = [];
+    const count = int(r, 0, 6);
+    for (let e = 0; e < count; e++) {
+      const earlier = [...seen.values()];
+      if (earlier.length > 0 && chance(r, 0.1)) {
+        // A copy of an endpoint of an earlier slice: kube-proxy keeps the non-terminating one. Two
+        // different copies both terminating or both not would leave the winner to Go's map order.
+        const original = pick(r, earlier);
+        if (original.conditions.terminating !== true) {
+          endpoints.push({
+            ...original,
+            conditions: { ready: false, serving: chance(r, 0.5), terminating: true },
+          });
+        } else {
+          endpoints.push({ ...original });
+        }
+        continue;
+      }
+      const ep = randomEndpoint(r, nodeNames, zoneOf);
+      const key = ep.addresses[0]!;
+      if (seen.has(key)) continue;
+      seen.set(key, ep);
+      endpoints.push(ep);
+    }
+    slices.push(endpoints);
+  }
+  // Hints follow from each endpoint's own fields, so copies of one endpoint carry the same ones.
+  for (const ep of slices.flat()) {
+    const zone = { name: ep.zone ?? ZONES[0]! };
+    const lastOctet = Number(ep.addresses[0]!.split('.')[3]);
+    if (hints === 'zones' || (hints === 'partial' && lastOctet % 4 !== 0)) {
+      ep.hints = { forZones: [zone] };
+    } else if (hints === 'nodes') {
+      ep.hints = { forZones: [zone], forNodes: [{ name: ep.nodeName ?? nodeNames[0]! }] };
+    }
+  }
+  return slices.map((endpoints, i) => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      namespace,
+      name: `${service}-${i}`,
+      labels: { 'kubernetes.io/service-name': service },
+      resourceVersion: '1',
+    },
+    addressType: 'IPv4',
+    ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
+    endpoints,
+  }));
+}
