@@ -31,6 +31,8 @@ function proxyConfigOf(s: ProxySettings) {
     kind: 'KubeProxyConfiguration',
     clusterCIDR: s.clusterCIDRs.join(','),
     detectLocalMode: s.detectLocalMode,
+    detectLocal: { bridgeInterface: s.bridgeInterface, interfaceNamePrefix: s.interfaceNamePrefix },
+    conntrack: { tcpBeLiberal: s.tcpBeLiberal },
     nodePortAddresses: s.nodePortAddresses,
     iptables: {
       masqueradeBit: s.masqueradeBit,
@@ -84,7 +86,11 @@ export function referenceInput(c: RandomCluster, node: Raw) {
     nodeLabels: (node.metadata as { labels: Record<string, string> }).labels,
     nodePodCIDRs: (node.spec as { podCIDRs: string[] }).podCIDRs,
     interfaces: interfacesOf(node),
-    settings: c.settings,
+    // kube-proxy sets the sysctl when its configuration asks, then reads it back.
+    settings: {
+      ...c.settings,
+      conntrackTCPLiberal: c.settings.conntrackTCPLiberal || c.settings.tcpBeLiberal,
+    },
     services: c.services,
     endpointSlices: c.endpointSlices,
   };

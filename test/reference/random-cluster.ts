@@ -13,8 +13,12 @@ const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * it
 const chance = (r: Random, p: number) => r() < p;
 
 export interface ProxySettings {
-  detectLocalMode: 'ClusterCIDR' | 'NodeCIDR';
+  detectLocalMode: 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
   clusterCIDRs: string[];
+  bridgeInterface: string;
+  interfaceNamePrefix: string;
+  /** conntrack.tcpBeLiberal in the configuration (conntrackTCPLiberal: the host's sysctl). */
+  tcpBeLiberal: boolean;
   masqueradeBit: number;
   masqueradeAll: boolean;
   localhostNodePorts: boolean;
@@ -43,8 +47,18 @@ interface PortDraft {
 
 function randomSettings(r: Random): ProxySettings {
   return {
-    detectLocalMode: chance(r, 0.2) ? 'NodeCIDR' : 'ClusterCIDR',
+    detectLocalMode: pick(r, [
+      'ClusterCIDR',
+      'ClusterCIDR',
+      'ClusterCIDR',
+      'NodeCIDR',
+      'BridgeInterface',
+      'InterfaceNamePrefix',
+    ] as const),
     clusterCIDRs: chance(r, 0.85) ? ['10.244.0.0/16'] : [],
+    bridgeInterface: 'cni0',
+    interfaceNamePrefix: 'veth',
+    tcpBeLiberal: chance(r, 0.1),
     masqueradeBit: chance(r, 0.7) ? 14 : int(r, 0, 31),
     masqueradeAll: chance(r, 0.15),
     localhostNodePorts: chance(r, 0.8),

@@ -48,6 +48,9 @@ describe('KubeProxyConfiguration and host facts', () => {
     expect(config).toEqual({
       clusterCIDRs: ['10.244.0.0/16', 'fd00::/48'],
       detectLocalMode: 'NodeCIDR',
+      bridgeInterface: '',
+      interfaceNamePrefix: '',
+      conntrackTcpBeLiberal: false,
       masqueradeBit: 15,
       masqueradeAll: true,
       localhostNodePorts: false,
@@ -63,6 +66,35 @@ describe('KubeProxyConfiguration and host facts', () => {
         iptables: { masqueradeBit: 40 },
       }),
     ).toThrow(/masqueradeBit/);
+  });
+
+  it('reads every detect-local mode, conntrack.tcpBeLiberal and the nodePortAddresses keywords', () => {
+    const kpc = (extra: Record<string, unknown>) =>
+      parseKubeProxyConfiguration({
+        apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+        kind: 'KubeProxyConfiguration',
+        ...extra,
+      });
+    expect(
+      kpc({ detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'cni0' } }),
+    ).toMatchObject({
+      detectLocalMode: 'BridgeInterface',
+      bridgeInterface: 'cni0',
+    });
+    expect(
+      kpc({ detectLocalMode: 'InterfaceNamePrefix', detectLocal: { interfaceNamePrefix: 'veth' } }),
+    ).toMatchObject({ detectLocalMode: 'InterfaceNamePrefix', interfaceNamePrefix: 'veth' });
+    expect(() => kpc({ detectLocalMode: 'BridgeInterface' })).toThrow(/bridgeInterface: required/);
+    expect(() =>
+      kpc({ detectLocalMode: 'BridgeInterface', detectLocal: { bridgeInterface: 'cni0 -j ACCEPT' } }),
+    ).toThrow(/not an interface name/);
+    expect(() => kpc({ detectLocalMode: 'Magic' })).toThrow(/detectLocalMode/);
+    expect(kpc({ conntrack: { tcpBeLiberal: true } }).conntrackTcpBeLiberal).toBe(true);
+    expect(kpc({ nodePortAddresses: ['primary', 'localhost', 'all'] }).nodePortAddresses).toEqual([
+      'primary',
+      'localhost',
+      'all',
+    ]);
   });
 
   it('fills host facts from defaults and validates what is given', () => {

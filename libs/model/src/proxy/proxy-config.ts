@@ -9,7 +9,16 @@ export interface ProxyConfig {
   /** Canonical CIDRs from clusterCIDR (comma separated there). */
   readonly clusterCIDRs: readonly string[];
   /** How kube-proxy tells pod traffic from the rest. */
-  readonly detectLocalMode: 'ClusterCIDR' | 'NodeCIDR';
+  readonly detectLocalMode: DetectLocalMode;
+  /** detectLocal.bridgeInterface (BridgeInterface mode): the bridge pods are attached to. */
+  readonly bridgeInterface: string;
+  /** detectLocal.interfaceNamePrefix (InterfaceNamePrefix mode): pods' host-side interfaces. */
+  readonly interfaceNamePrefix: string;
+  /**
+   * conntrack.tcpBeLiberal: kube-proxy sets nf_conntrack_tcp_be_liberal, and then writes no DROP
+   * of INVALID packets (as when the host already had it set).
+   */
+  readonly conntrackTcpBeLiberal: boolean;
   /** iptables.masqueradeBit, 0..31 (default 14). */
   readonly masqueradeBit: number;
   readonly masqueradeAll: boolean;
@@ -22,9 +31,14 @@ export interface ProxyConfig {
   readonly nodePortAddresses: readonly string[];
 }
 
+export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
+
 export const DEFAULT_PROXY_CONFIG: ProxyConfig = {
   clusterCIDRs: [],
   detectLocalMode: 'ClusterCIDR',
+  bridgeInterface: '',
+  interfaceNamePrefix: '',
+  conntrackTcpBeLiberal: false,
   masqueradeBit: 14,
   masqueradeAll: false,
   localhostNodePorts: true,
@@ -39,6 +53,23 @@ function bad(field: string, reason: string): never {
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const DETECT_LOCAL_MODES: readonly DetectLocalMode[] = [
+  'ClusterCIDR',
+  'NodeCIDR',
+  'BridgeInterface',
+  'InterfaceNamePrefix',
+];
+
+/** An interface name (or prefix) as the kernel takes it: 1..15 characters, no '/', no space. */
+const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
+
+function interfaceName(value: unknown, field: string): string {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value !== 'string' || !INTERFACE_NAME.test(value))
+    bad(field, `${JSON.stringify(value)} is not an interface name`);
+  return value;
+}
 
 function bool(value: unknown, field: string, fallback: boolean): boolean {
   if (value === undefined || value === null) return fallback;
@@ -70,10 +101,31 @@ export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
     });
   }
 
-  const mode = raw.detectLocalMode ?? 'ClusterCIDR';
-  if (mode !== 'ClusterCIDR' && mode !== 'NodeCIDR' && mode !== '') {
-    bad('detectLocalMode', `${JSON.stringify(mode)} is not supported (ClusterCIDR or NodeCIDR)`);
+  const mode = raw.detectLocalMode || 'ClusterCIDR';
+  if (!DETECT_LOCAL_MODES.includes(mode as DetectLocalMode)) {
+    bad('detectLocalMode', `${JSON.stringify(mode)} is not one of ${DETECT_LOCAL_MODES.join(', ')}`);
   }
+  const detectLocal = isRecord(raw.detectLocal) ? raw.detectLocal : {};
+  // As kube-proxy's validation: the mode's interface must be given, and be an interface name.
+  const bridgeInterface = interfaceName(detectLocal.bridgeInterface, 'detectLocal.bridgeInterface');
+  const interfaceNamePrefix = interfaceName(
+    detectLocal.interfaceNamePrefix,
+    'detectLocal.interfaceNamePrefix',
+  );
+  if (mode === 'BridgeInterface' && !bridgeInterface)
+    bad('detectLocal.bridgeInterface', 'required when detectLocalMode is BridgeInterface');
+  if (mode === 'InterfaceNamePrefix' && !interfaceNamePrefix)
+    bad('detectLocal.interfaceNamePrefix', 'required when detectLocalMode is InterfaceNamePrefix');
+  if (Array.isArray(detectLocal.clusterCIDRs) && clusterCIDRs.length === 0) {
+    // v1alpha1 has clusterCIDR; detectLocal.clusterCIDRs is the internal form, accepted too.
+    clusterCIDRs = detectLocal.clusterCIDRs.map((text: unknown, i) => {
+      const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
+      return cidr
+        ? formatCidr(cidr)
+        : bad(`detectLocal.clusterCIDRs[${i}]`, `${JSON.stringify(text)} is not a CIDR`);
+    });
+  }
+  const conntrack = isRecord(raw.conntrack) ? raw.conntrack : {};
 
   const bit = iptables.masqueradeBit ?? 14;
   if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31)
@@ -94,7 +146,10 @@ export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
 
   return {
     clusterCIDRs,
-    detectLocalMode: mode === 'NodeCIDR' ? 'NodeCIDR' : 'ClusterCIDR',
+    detectLocalMode: mode as DetectLocalMode,
+    bridgeInterface,
+    interfaceNamePrefix,
+    conntrackTcpBeLiberal: bool(conntrack.tcpBeLiberal, 'conntrack.tcpBeLiberal', false),
     masqueradeBit: bit,
     // linux.masqueradeAll replaced iptables.masqueradeAll; either sets it.
     masqueradeAll:

@@ -17,7 +17,11 @@ export interface NodeProfile {
   /** The masquerade mark as iptables-save prints it ("0x4000"). */
   readonly mark: string;
   readonly masqueradeAll: boolean;
-  /** `-s <pod CIDR>` and `! -s <pod CIDR>`, or null when local traffic cannot be told apart. */
+  /**
+   * kube-proxy's LocalTrafficDetector: `-s <pod CIDR>` / `! -s <pod CIDR>` (ClusterCIDR, NodeCIDR),
+   * `-i <bridge>` (BridgeInterface), `-i <prefix>+` (InterfaceNamePrefix), or null when local
+   * traffic cannot be told apart.
+   */
   readonly localDetect: { readonly ifLocal: string; readonly ifNotLocal: string } | null;
   /** NodePorts answer on 127.0.0.0/8 (localhostNodePorts, and nodePortAddresses cover loopback). */
   readonly localhostNodePorts: boolean;
@@ -63,6 +67,24 @@ function nodePortCidrs(config: ProxyConfig, nodeIP: string | undefined) {
   return { cidrs, matchAll, containsLoopback };
 }
 
+function localDetectOf(config: ProxyConfig, node: Node | undefined): NodeProfile['localDetect'] {
+  const by = (match: string) => ({ ifLocal: match, ifNotLocal: `! ${match}` });
+  switch (config.detectLocalMode) {
+    case 'BridgeInterface':
+      return by(`-i ${config.bridgeInterface}`);
+    case 'InterfaceNamePrefix':
+      return by(`-i ${config.interfaceNamePrefix}+`);
+    case 'NodeCIDR': {
+      const cidr = node?.podCIDRs.find((c) => !c.includes(':'));
+      return cidr ? by(`-s ${cidr}`) : null;
+    }
+    case 'ClusterCIDR': {
+      const cidr = config.clusterCIDRs.find((c) => !c.includes(':'));
+      return cidr ? by(`-s ${cidr}`) : null;
+    }
+  }
+}
+
 function compareIPv4(a: string, b: string): number {
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);
@@ -93,11 +115,7 @@ export function nodeProfile(config: ProxyConfig, facts: HostFacts, node: Node | 
       .map((ip) => `-d ${ip}`);
   }
 
-  let localCidr: string | undefined;
-  if (config.detectLocalMode === 'NodeCIDR') localCidr = node?.podCIDRs.find((c) => !c.includes(':'));
-  else localCidr = config.clusterCIDRs.find((c) => !c.includes(':'));
-  const localDetect = localCidr ? { ifLocal: `-s ${localCidr}`, ifNotLocal: `! -s ${localCidr}` } : null;
-
+  const localDetect = localDetectOf(config, node);
   const nfacct = new Set(facts.nfacctCounters);
   const profile = {
     mark: `0x${(2 ** config.masqueradeBit).toString(16)}`,
@@ -107,13 +125,17 @@ export function nodeProfile(config: ProxyConfig, facts: HostFacts, node: Node | 
     nfacctLocalhostNodePorts: localhostNodePorts && nfacct.has(NFACCT_LOCALHOST_NODEPORTS_ACCEPTED),
     nfacctInvalidDropped: nfacct.has(NFACCT_CT_STATE_INVALID_DROPPED),
     randomFully: facts.randomFully,
-    conntrackTcpBeLiberal: facts.conntrackTcpBeLiberal,
+    conntrackTcpBeLiberal: config.conntrackTcpBeLiberal || facts.conntrackTcpBeLiberal,
     nodeIP,
     nodeIPNumber: nodeIP === undefined ? undefined : ipv4ToNumber(nodeIP),
     nodePortDestinations: destinations,
     zone: node?.labels[ZONE_LABEL] ?? '',
   };
-  const serviceKey = [profile.masqueradeAll, localCidr ?? '', profile.nfacctLocalhostNodePorts].join('|');
+  const serviceKey = [
+    profile.masqueradeAll,
+    localDetect?.ifLocal ?? '',
+    profile.nfacctLocalhostNodePorts,
+  ].join('|');
   const fixedKey = [
     serviceKey,
     profile.mark,
