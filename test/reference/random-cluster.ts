@@ -135,7 +135,13 @@ export function randomCluster(seed: number): RandomCluster {
       spec.sessionAffinityConfig = {
         clientIP: { timeoutSeconds: chance(r, 0.5) ? int(r, 1, 86400) : 10800 },
       };
-    if (chance(r, 0.15)) spec.externalIPs = [`192.168.99.${int(r, 1, 50)}`];
+    if (chance(r, 0.15)) {
+      // Leading zeros (kube-proxy reads them as decimal) and elements it leaves out.
+      const octet = int(r, 1, 50);
+      spec.externalIPs = [chance(r, 0.3) ? `192.168.099.0${octet}` : `192.168.99.${octet}`];
+      if (chance(r, 0.2))
+        spec.externalIPs = [...(spec.externalIPs as string[]), pick(r, ['not-an-ip', '192.168.99.300'])];
+    }
     if (external) spec.externalTrafficPolicy = local ? 'Local' : 'Cluster';
     if (local && type === 'LoadBalancer') spec.healthCheckNodePort = nextNodePort++;
     if (chance(r, 0.2)) spec.internalTrafficPolicy = 'Local';
@@ -144,6 +150,8 @@ export function randomCluster(seed: number): RandomCluster {
         ['203.0.113.0/25'],
         ['203.0.113.0/25', '198.18.0.0/24'],
         ['0.0.0.0/0'],
+        ['1.2.3.4/33', '203.0.113.0/25'],
+        ['203.000.113.000/25'],
       ]);
     }
     const status =
@@ -201,8 +209,9 @@ function randomEndpoint(r: Random, nodeNames: string[], zoneOf: (string | null)[
     conditions.ready = false;
     conditions.serving = false;
   }
+  const last = int(r, 2, 40);
   const ep: EndpointDraft = {
-    addresses: [`10.244.${node < 0 ? 200 : node}.${int(r, 2, 40)}`],
+    addresses: [`10.244.${node < 0 ? 200 : node}.${chance(r, 0.05) ? `0${last}` : last}`],
     conditions,
   };
   if (node >= 0) ep.nodeName = nodeNames[node]!;
@@ -242,7 +251,7 @@ function randomSlices(
         continue;
       }
       const ep = randomEndpoint(r, nodeNames, zoneOf);
-      const key = ep.addresses[0]!;
+      const key = ep.addresses[0]!.split('.').map(Number).join('.');
       if (seen.has(key)) continue;
       seen.set(key, ep);
       endpoints.push(ep);
@@ -269,7 +278,12 @@ function randomSlices(
       resourceVersion: '1',
     },
     addressType: 'IPv4',
-    ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
-    endpoints,
+    ports: [
+      ...ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
+      // Ports kube-proxy skips: no number, or no name field.
+      ...(chance(r, 0.05) ? [{ name: 'unset', protocol: 'TCP', port: 0 }] : []),
+      ...(chance(r, 0.05) ? [{ protocol: 'TCP', port: 9999 }] : []),
+    ],
+    endpoints: chance(r, 0.05) ? [...endpoints, { addresses: [], conditions: { ready: true } }] : endpoints,
   }));
 }

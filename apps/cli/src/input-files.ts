@@ -4,7 +4,7 @@ import {
   NetledgerError,
   parseHostFacts,
   parseKubeProxyConfiguration,
-  validateObject,
+  validateObjectReporting,
   type HostFacts,
   type KubeObject,
   type ProxyConfig,
@@ -35,9 +35,10 @@ export function readDocuments(path: string): unknown[] {
 
 /**
  * The Kubernetes objects of a cluster file: a `List` (as `kubectl get -o yaml` prints it) or
- * several documents. Objects of other kinds are skipped; every invalid object is reported.
+ * several documents. Objects of other kinds are skipped; every invalid object is reported. An
+ * element left out of an object (as kube-proxy leaves it out) is told to `warn`, the object kept.
  */
-export function readClusterFile(path: string): KubeObject[] {
+export function readClusterFile(path: string, warn: (line: string) => void = () => {}): KubeObject[] {
   const raws: unknown[] = [];
   for (const doc of readDocuments(path)) {
     const items =
@@ -54,7 +55,10 @@ export function readClusterFile(path: string): KubeObject[] {
     const kind = (raw as { kind?: unknown } | null)?.kind;
     if (kind !== 'Service' && kind !== 'EndpointSlice' && kind !== 'Node') continue;
     try {
-      objects.push(validateObject(raw));
+      const { object, dropped } = validateObjectReporting(raw);
+      objects.push(object);
+      const who = `${object.kind} ${object.kind === 'Node' ? '' : `${object.namespace}/`}${object.name}`;
+      for (const d of dropped) warn(`${path}: ${who}: ${d.field} left out: ${d.reason}`);
     } catch (error) {
       problems.push(error instanceof Error ? error.message : String(error));
     }

@@ -38,8 +38,12 @@ const PLANNING_OPTIONS = {
   host: { type: 'string' },
 } as const;
 
-function planningFiles(values: { 'proxy-config'?: string; 'net-conf'?: string; host?: string }) {
+function planningFiles(
+  values: { 'proxy-config'?: string; 'net-conf'?: string; host?: string },
+  err: (s: string) => void,
+) {
   return {
+    warn: (line: string) => err(`netledger: warning: ${line}\n`),
     ...(values['proxy-config'] ? { proxyConfig: values['proxy-config'] } : {}),
     ...(values['net-conf'] ? { netConf: values['net-conf'] } : {}),
     ...(values.host ? { host: values.host } : {}),
@@ -140,7 +144,7 @@ export function run(argv: string[], out: (s: string) => void, err: (s: string) =
             cluster: values.cluster,
             node: values.node,
             output: values.output,
-            ...planningFiles(values),
+            ...planningFiles(values, err),
           }),
         );
         return 0;
@@ -153,7 +157,9 @@ export function run(argv: string[], out: (s: string) => void, err: (s: string) =
         });
         if (!values.from || !values.to || !values.node)
           throw new UsageError('diff needs --from, --to and --node');
-        out(diffCommand({ from: values.from, to: values.to, node: values.node, ...planningFiles(values) }));
+        out(
+          diffCommand({ from: values.from, to: values.to, node: values.node, ...planningFiles(values, err) }),
+        );
         return 0;
       }
       case undefined:

@@ -13,6 +13,8 @@ export interface PlanningFiles {
   proxyConfig?: string;
   netConf?: string;
   host?: string;
+  /** Told each element left out of an object (see readClusterFile). */
+  warn?: (line: string) => void;
 }
 
 /** flannel's net-conf.json. */
@@ -29,7 +31,7 @@ export function planNodeFromFiles(clusterFile: string, nodeName: string, files: 
     files.proxyConfig ? readProxyConfig(files.proxyConfig) : DEFAULT_PROXY_CONFIG,
     files.netConf ? readNetConf(files.netConf) : DEFAULT_OVERLAY_CONFIG,
   );
-  for (const object of readClusterFile(clusterFile)) planner.upsert(object);
+  for (const object of readClusterFile(clusterFile, files.warn)) planner.upsert(object);
   const node = planner.kubeProxy.getNode(nodeName);
   if (!node) {
     const known = planner.nodeNames();

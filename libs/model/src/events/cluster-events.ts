@@ -1,4 +1,5 @@
 import type { KubeKind, KubeObject, Node } from '../kube/objects';
+import type { DroppedElement } from '../kube/validate';
 import type { Upcaster } from './event-envelope';
 
 /*
@@ -12,6 +13,11 @@ export const KUBE_OBJECT_REJECTED = 'KubeObjectRejected';
 
 export interface KubeObjectApplied {
   readonly object: KubeObject;
+  /**
+   * Elements of the object as served that validation left out, and why (as kube-proxy leaves them
+   * out); absent when none. The audit trail of "programmed, but not all of it".
+   */
+  readonly dropped?: readonly DroppedElement[];
 }
 
 export interface KubeObjectDeleted {

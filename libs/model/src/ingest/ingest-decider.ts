@@ -10,7 +10,7 @@ import {
   type KubeObjectRejected,
 } from '../events/cluster-events';
 import type { KubeKind, KubeObject } from '../kube/objects';
-import { validateObject } from '../kube/validate';
+import { validateObjectReporting, type DroppedElement } from '../kube/validate';
 import { canonicalJson } from './canonical-json';
 
 /** What the ingester saw of one object. */
@@ -63,8 +63,9 @@ export function objectDigest(object: KubeObject): string {
 
 /**
  * Decides what one observation becomes, given what is known of the object (pure): an applied or
- * deleted event on the object's stream, a rejection when it fails validation, or nothing when it
- * changes nothing Netledger reads (status-only noise) or deletes what was never known.
+ * deleted event on the object's stream (an applied one names the elements validation dropped), a
+ * rejection when it fails validation, or nothing when it changes nothing Netledger reads
+ * (status-only noise) or deletes what was never known.
  */
 export function decideObservation(
   observation: Observation,
@@ -95,8 +96,9 @@ export function decideObservation(
     };
   }
   let object: KubeObject;
+  let dropped: DroppedElement[];
   try {
-    object = validateObject(observation.raw);
+    ({ object, dropped } = validateObjectReporting(observation.raw));
   } catch (error) {
     const meta =
       (observation.raw as { kind?: unknown; metadata?: { namespace?: unknown; name?: unknown } } | null) ??
@@ -134,7 +136,10 @@ export function decideObservation(
     event: {
       type: KUBE_OBJECT_APPLIED,
       schemaVersion: CLUSTER_EVENT_VERSIONS.get(KUBE_OBJECT_APPLIED)!,
-      data: { object: withoutResourceVersion(object) },
+      data: {
+        object: withoutResourceVersion(object),
+        ...(dropped.length > 0 ? { dropped } : {}),
+      },
     },
     digest,
   };

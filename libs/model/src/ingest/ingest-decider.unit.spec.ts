@@ -70,4 +70,27 @@ describe('deciding what an observation becomes (given, when, then)', () => {
       },
     });
   });
+
+  it('when an element is bad, then the object is applied without it, and the event says which and why', () => {
+    const withBadIP = {
+      ...raw('10.96.0.1', '5'),
+      spec: { clusterIP: '10.96.0.1', ports: [{ port: 80 }], externalIPs: ['192.0.2.7', '192.0.2.999'] },
+    };
+    const d = decideObservation({ type: 'seen', raw: withBadIP, resourceVersion: '5' }, nothingKnown);
+    expect(d).toMatchObject({
+      outcome: 'append',
+      event: {
+        type: 'KubeObjectApplied',
+        data: {
+          object: { externalIPs: ['192.0.2.7'] },
+          dropped: [{ field: 'spec.externalIPs[1]', reason: '"192.0.2.999" is not an IP address' }],
+        },
+      },
+    });
+    const clean = decideObservation(
+      { type: 'seen', raw: raw('10.96.0.1', '5'), resourceVersion: '5' },
+      nothingKnown,
+    );
+    expect(clean.outcome === 'append' && clean.event.data).not.toHaveProperty('dropped');
+  });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NetledgerError } from '../errors/netledger-error';
-import { canonicalIp, formatCidr, parseCidr } from '../net/ip';
+import { canonicalIp, canonicalIpSloppy, formatCidr, parseCidrSloppy } from '../net/ip';
 import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from './names';
 import type { EndpointSlice, KubeObject, Node, Service } from './objects';
 
@@ -8,24 +8,26 @@ import type { EndpointSlice, KubeObject, Node, Service } from './objects';
  * Validation at the edge. Every value that can reach rendered iptables text or a host command is
  * checked here and re-rendered from its parsed form (canonical IPs and CIDRs, integers, enums,
  * names under Kubernetes' own rules), so no input can inject an argument, a quote or a line.
+ *
+ * Where kube-proxy takes an object and leaves out one bad element of it (an external IP, a source
+ * range, an endpoint, an endpoint port, a node address), so does validation: the element is
+ * dropped and reported (DroppedElement), the rest of the object is kept. IPs and CIDRs are read as
+ * Kubernetes reads them (ParseIPSloppy: leading zeros in IPv4 are decimal).
  */
+
+/** An element of an object left out, and why: the ingester records them with the object. */
+export interface DroppedElement {
+  readonly field: string;
+  readonly reason: string;
+}
 
 const shown = (value: unknown) => {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
 
-const ip = z.string().transform((value, ctx) => {
-  const canonical = canonicalIp(value);
-  if (canonical === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${shown(value)} is not an IP address` });
-    return z.NEVER;
-  }
-  return canonical;
-});
-
 const cidr = z.string().transform((value, ctx) => {
-  const parsed = parseCidr(value);
+  const parsed = parseCidrSloppy(value);
   if (!parsed) {
     ctx.addIssue({ code: 'custom', message: `${shown(value)} is not a CIDR` });
     return z.NEVER;
@@ -77,7 +79,7 @@ const serviceSchema = z.object({
         }),
       )
       .default([]),
-    externalIPs: z.array(ip).default([]),
+    externalIPs: z.array(z.unknown()).default([]),
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
     sessionAffinityConfig: z
       .object({
@@ -87,7 +89,7 @@ const serviceSchema = z.object({
     externalTrafficPolicy: z.enum(['Cluster', 'Local', 'Global']).optional(),
     internalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
     healthCheckNodePort: optionalPort,
-    loadBalancerSourceRanges: z.array(cidr).default([]),
+    loadBalancerSourceRanges: z.array(z.unknown()).default([]),
   }),
   status: z
     .object({
@@ -96,7 +98,7 @@ const serviceSchema = z.object({
           ingress: z
             .array(
               z.object({
-                ip: ip.optional(),
+                ip: z.unknown().optional(),
                 hostname: z.string().optional(),
                 ipMode: z.enum(['VIP', 'Proxy']).optional(),
               }),
@@ -108,37 +110,32 @@ const serviceSchema = z.object({
     .optional(),
 });
 
+const endpointPortSchema = z.object({
+  name: z.union([z.literal(''), dns1123Label]).nullish(),
+  port: port.nullish(),
+  protocol: protocol.default('TCP'),
+});
+
+const endpointSchema = z.object({
+  addresses: z.array(z.string()),
+  conditions: z.object({ ready: nullableBool, serving: nullableBool, terminating: nullableBool }).nullish(),
+  nodeName: dns1123Subdomain.nullish(),
+  zone: labelValue.nullish(),
+  hints: z
+    .object({
+      forZones: z.array(z.object({ name: labelValue })).nullish(),
+      forNodes: z.array(z.object({ name: dns1123Subdomain })).nullish(),
+    })
+    .nullish(),
+});
+
 const endpointSliceSchema = z.object({
   kind: z.literal('EndpointSlice'),
   metadata: metadata(dns1123Subdomain, true),
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
-  ports: z
-    .array(
-      z.object({
-        name: z.union([z.literal(''), dns1123Label]).nullish(),
-        port: port.nullish(),
-        protocol: protocol.default('TCP'),
-      }),
-    )
-    .nullish(),
-  endpoints: z
-    .array(
-      z.object({
-        addresses: z.array(z.string()).min(1, 'an endpoint needs an address'),
-        conditions: z
-          .object({ ready: nullableBool, serving: nullableBool, terminating: nullableBool })
-          .nullish(),
-        nodeName: dns1123Subdomain.nullish(),
-        zone: labelValue.nullish(),
-        hints: z
-          .object({
-            forZones: z.array(z.object({ name: labelValue })).nullish(),
-            forNodes: z.array(z.object({ name: dns1123Subdomain })).nullish(),
-          })
-          .nullish(),
-      }),
-    )
-    .nullish(),
+  // Elements are checked one by one: a bad one is dropped, as kube-proxy drops it.
+  ports: z.array(z.unknown()).nullish(),
+  endpoints: z.array(z.unknown()).nullish(),
 });
 
 const nodeSchema = z.object({
@@ -146,7 +143,7 @@ const nodeSchema = z.object({
   metadata: metadata(dns1123Subdomain, false),
   spec: z.object({ podCIDR: cidr.optional(), podCIDRs: z.array(cidr).optional() }).default({}),
   status: z
-    .object({ addresses: z.array(z.object({ type: z.string(), address: z.string() })).default([]) })
+    .object({ addresses: z.array(z.object({ type: z.string(), address: z.unknown() })).default([]) })
     .default({ addresses: [] }),
 });
 
@@ -169,6 +166,37 @@ function fail(kind: string, raw: unknown, error: z.ZodError): never {
   });
 }
 
+function issueText(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0]!;
+  const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  return { field, message: issue.message };
+}
+
+/** Why an element is left out. */
+class Drop {
+  constructor(readonly reason: string) {}
+}
+
+/** Keeps the elements `check` accepts; the others are reported in `dropped` under `field[i]`. */
+function keepValid<T, R>(
+  items: readonly T[],
+  field: string,
+  dropped: DroppedElement[],
+  check: (item: T) => R | Drop,
+): R[] {
+  const kept: R[] = [];
+  items.forEach((item, i) => {
+    const result = check(item);
+    if (result instanceof Drop) dropped.push({ field: `${field}[${i}]`, reason: result.reason });
+    else kept.push(result);
+  });
+  return kept;
+}
+
+const sloppyIp = (value: unknown): string | Drop =>
+  (typeof value === 'string' ? canonicalIpSloppy(value) : undefined) ??
+  new Drop(`${shown(value)} is not an IP address`);
+
 function invalid(
   kind: string,
   meta: { namespace?: string; name: string },
@@ -181,8 +209,11 @@ function invalid(
   });
 }
 
-/** Validates a v1 Service as the apiserver serves it; throws INPUT.INVALID_OBJECT naming the field. */
-export function validateService(raw: unknown): Service {
+/**
+ * Validates a v1 Service as the apiserver serves it; throws INPUT.INVALID_OBJECT naming the field.
+ * Bad external IPs, source ranges and ingress IPs are dropped into `dropped`, as kube-proxy drops them.
+ */
+export function validateService(raw: unknown, dropped: DroppedElement[] = []): Service {
   const parsed = serviceSchema.safeParse(raw);
   if (!parsed.success) fail('Service', raw, parsed.error);
   const { metadata: m, spec, status } = parsed.data;
@@ -194,7 +225,7 @@ export function validateService(raw: unknown): Service {
     ? []
     : ipTexts.map(
         (text, i) =>
-          canonicalIp(text) ??
+          canonicalIpSloppy(text) ??
           invalid('Service', meta, `spec.clusterIPs[${i}]`, `${shown(text)} is not an IP address`),
       );
   const ports = spec.ports.map((p) => ({
@@ -217,21 +248,39 @@ export function validateService(raw: unknown): Service {
     type: spec.type,
     clusterIPs,
     ports,
-    externalIPs: spec.externalIPs,
+    externalIPs: keepValid(spec.externalIPs, 'spec.externalIPs', dropped, sloppyIp),
     sessionAffinity: spec.sessionAffinity,
     sessionAffinityTimeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800,
     externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     internalTrafficPolicy: spec.internalTrafficPolicy ?? 'Cluster',
     healthCheckNodePort: spec.healthCheckNodePort ?? 0,
-    loadBalancerSourceRanges: spec.loadBalancerSourceRanges,
-    loadBalancerIngress: (status?.loadBalancer?.ingress ?? [])
-      .filter((ing): ing is typeof ing & { ip: string } => ing.ip !== undefined)
-      .map((ing) => ({ ip: ing.ip, ipMode: ing.ipMode ?? 'VIP' })),
+    loadBalancerSourceRanges: keepValid(
+      spec.loadBalancerSourceRanges,
+      'spec.loadBalancerSourceRanges',
+      dropped,
+      (text) => {
+        const parsed = typeof text === 'string' ? parseCidrSloppy(text) : undefined;
+        return parsed ? formatCidr(parsed) : new Drop(`${shown(text)} is not a CIDR`);
+      },
+    ),
+    loadBalancerIngress: keepValid(
+      (status?.loadBalancer?.ingress ?? []).filter((ing) => ing.ip !== undefined && ing.ip !== ''),
+      'status.loadBalancer.ingress',
+      dropped,
+      (ing) => {
+        const ip = sloppyIp(ing.ip);
+        return ip instanceof Drop ? ip : { ip, ipMode: ing.ipMode ?? 'VIP' };
+      },
+    ),
   };
 }
 
-/** Validates a discovery.k8s.io/v1 EndpointSlice; throws INPUT.INVALID_OBJECT naming the field. */
-export function validateEndpointSlice(raw: unknown): EndpointSlice {
+/**
+ * Validates a discovery.k8s.io/v1 EndpointSlice; throws INPUT.INVALID_OBJECT naming the field.
+ * A bad endpoint or port is dropped into `dropped` and the rest kept: kube-proxy skips an
+ * endpoint without addresses and a port without a name or number.
+ */
+export function validateEndpointSlice(raw: unknown, dropped: DroppedElement[] = []): EndpointSlice {
   const parsed = endpointSliceSchema.safeParse(raw);
   if (!parsed.success) fail('EndpointSlice', raw, parsed.error);
   const { metadata: m, addressType } = parsed.data;
@@ -245,37 +294,45 @@ export function validateEndpointSlice(raw: unknown): EndpointSlice {
       `${shown(serviceName)} is not a Service name`,
     );
   }
-  const endpoints = (parsed.data.endpoints ?? []).map((ep, i) => ({
-    addresses: ep.addresses.map((address, j) => {
-      if (addressType === 'FQDN') {
-        return isDns1123Subdomain(address)
-          ? address
-          : invalid(
-              'EndpointSlice',
-              meta,
-              `endpoints[${i}].addresses[${j}]`,
-              `${shown(address)} is not a DNS name`,
-            );
-      }
-      const canonical = canonicalIp(address);
-      if (canonical === undefined || (addressType === 'IPv4') !== !canonical.includes(':')) {
-        invalid(
-          'EndpointSlice',
-          meta,
-          `endpoints[${i}].addresses[${j}]`,
-          `${shown(address)} is not an ${addressType} address`,
-        );
-      }
-      return canonical;
-    }),
-    ready: ep.conditions?.ready ?? null,
-    serving: ep.conditions?.serving ?? null,
-    terminating: ep.conditions?.terminating ?? null,
-    nodeName: ep.nodeName ?? null,
-    zone: ep.zone ?? null,
-    hintsForZones: (ep.hints?.forZones ?? []).map((z) => z.name),
-    hintsForNodes: (ep.hints?.forNodes ?? []).map((n) => n.name),
-  }));
+  const address = (text: string): string | undefined => {
+    if (addressType === 'FQDN') return isDns1123Subdomain(text) ? text : undefined;
+    const canonical = canonicalIpSloppy(text);
+    return canonical !== undefined && (addressType === 'IPv4') === !canonical.includes(':')
+      ? canonical
+      : undefined;
+  };
+  const endpoints = keepValid(parsed.data.endpoints ?? [], 'endpoints', dropped, (item) => {
+    const ep = endpointSchema.safeParse(item);
+    if (!ep.success) {
+      const { field, message } = issueText(ep.error);
+      return new Drop(`${field.replace(/^\./, '')}: ${message}`);
+    }
+    if (ep.data.addresses.length === 0) return new Drop('no address (kube-proxy skips it)');
+    // kube-proxy uses the first address: an endpoint whose first address is bad is left out.
+    const addresses = ep.data.addresses.map(address);
+    if (addresses[0] === undefined)
+      return new Drop(
+        `addresses[0]: ${shown(ep.data.addresses[0])} is not an ${addressType === 'FQDN' ? 'DNS name' : `${addressType} address`}`,
+      );
+    return {
+      addresses: addresses.filter((a): a is string => a !== undefined),
+      ready: ep.data.conditions?.ready ?? null,
+      serving: ep.data.conditions?.serving ?? null,
+      terminating: ep.data.conditions?.terminating ?? null,
+      nodeName: ep.data.nodeName ?? null,
+      zone: ep.data.zone ?? null,
+      hintsForZones: (ep.data.hints?.forZones ?? []).map((z) => z.name),
+      hintsForNodes: (ep.data.hints?.forNodes ?? []).map((n) => n.name),
+    };
+  });
+  const ports = keepValid(parsed.data.ports ?? [], 'ports', dropped, (item) => {
+    const p = endpointPortSchema.safeParse(item);
+    if (!p.success) {
+      const { field, message } = issueText(p.error);
+      return new Drop(`${field.replace(/^\./, '')}: ${message}`);
+    }
+    return { name: p.data.name ?? null, port: p.data.port ?? null, protocol: p.data.protocol };
+  });
   return {
     kind: 'EndpointSlice',
     ...meta,
@@ -283,33 +340,22 @@ export function validateEndpointSlice(raw: unknown): EndpointSlice {
     ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
     serviceName,
     addressType,
-    ports: (parsed.data.ports ?? []).map((p) => ({
-      name: p.name ?? null,
-      port: p.port ?? null,
-      protocol: p.protocol,
-    })),
+    ports,
     endpoints,
   };
 }
 
-/** Validates a v1 Node; throws INPUT.INVALID_OBJECT naming the field. */
-export function validateNode(raw: unknown): Node {
+/** Validates a v1 Node; throws INPUT.INVALID_OBJECT naming the field. A bad address is dropped. */
+export function validateNode(raw: unknown, dropped: DroppedElement[] = []): Node {
   const parsed = nodeSchema.safeParse(raw);
   if (!parsed.success) fail('Node', raw, parsed.error);
   const { metadata: m, spec, status } = parsed.data;
-  const addresses = status.addresses
-    .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
-    .map((a, i) => ({
-      type: a.type,
-      address:
-        canonicalIp(a.address) ??
-        invalid(
-          'Node',
-          { name: m.name },
-          `status.addresses[${i}].address`,
-          `${shown(a.address)} is not an IP address`,
-        ),
-    }));
+  const addresses = keepValid(status.addresses, 'status.addresses', dropped, (a) => {
+    // Only the IP types are read (a Hostname address is a name).
+    if (a.type !== 'InternalIP' && a.type !== 'ExternalIP') return { type: a.type, address: '' };
+    const address = sloppyIp(a.address);
+    return address instanceof Drop ? address : { type: a.type, address };
+  }).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP');
   const annotations = Object.fromEntries(
     Object.entries(m.annotations ?? {}).filter(([key]) => key.startsWith(FLANNEL_ANNOTATION_PREFIX)),
   );
@@ -361,16 +407,22 @@ export function validateNode(raw: unknown): Node {
   };
 }
 
-/** Validates any object Netledger reads, dispatching on `kind`. */
+/** Validates any object Netledger reads, dispatching on `kind`; dropped elements are not reported. */
 export function validateObject(raw: unknown): KubeObject {
+  return validateObjectReporting(raw).object;
+}
+
+/** validateObject, with the elements it dropped (each field and why). */
+export function validateObjectReporting(raw: unknown): { object: KubeObject; dropped: DroppedElement[] } {
+  const dropped: DroppedElement[] = [];
   const kind = (raw as { kind?: unknown } | null)?.kind;
   switch (kind) {
     case 'Service':
-      return validateService(raw);
+      return { object: validateService(raw, dropped), dropped };
     case 'EndpointSlice':
-      return validateEndpointSlice(raw);
+      return { object: validateEndpointSlice(raw, dropped), dropped };
     case 'Node':
-      return validateNode(raw);
+      return { object: validateNode(raw, dropped), dropped };
     default:
       throw new NetledgerError(
         'INPUT.UNSUPPORTED_KIND',

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isNetledgerError } from '../errors/netledger-error';
-import { validateEndpointSlice, validateNode, validateObject, validateService } from './validate';
+import {
+  type validateEndpointSlice,
+  validateNode,
+  validateObject,
+  validateObjectReporting,
+  validateService,
+  type DroppedElement,
+} from './validate';
 
 const svc = (
   spec: Record<string, unknown>,
@@ -42,6 +49,45 @@ describe('validating Kubernetes objects at the edge', () => {
     });
   });
 
+  it('reads IPv4 with leading zeros as kube-proxy does (decimal), in every address it programs', () => {
+    const s = validateService(
+      svc({
+        clusterIP: '10.096.000.010',
+        externalIPs: ['192.168.099.022'],
+        loadBalancerSourceRanges: ['010.001.0.0/16'],
+      }),
+    );
+    expect(s.clusterIPs).toEqual(['10.96.0.10']);
+    expect(s.externalIPs).toEqual(['192.168.99.22']);
+    expect(s.loadBalancerSourceRanges).toEqual(['10.1.0.0/16']);
+  });
+
+  it('drops a bad external IP, source range or ingress IP, says which and why, and keeps the rest', () => {
+    const dropped: DroppedElement[] = [];
+    const s = validateService(
+      {
+        ...svc({
+          type: 'LoadBalancer',
+          externalIPs: ['192.0.2.1', 'not-an-ip', '192.0.2.300'],
+          loadBalancerSourceRanges: ['1.2.3.4/33', '203.0.113.0/24'],
+        }),
+        status: {
+          loadBalancer: { ingress: [{ ip: '5.6.7.8' }, { ip: '5.6.7' }, { hostname: 'lb.example' }] },
+        },
+      },
+      dropped,
+    );
+    expect(s.externalIPs).toEqual(['192.0.2.1']);
+    expect(s.loadBalancerSourceRanges).toEqual(['203.0.113.0/24']);
+    expect(s.loadBalancerIngress).toEqual([{ ip: '5.6.7.8', ipMode: 'VIP' }]);
+    expect(dropped).toEqual([
+      { field: 'spec.externalIPs[1]', reason: '"not-an-ip" is not an IP address' },
+      { field: 'spec.externalIPs[2]', reason: '"192.0.2.300" is not an IP address' },
+      { field: 'spec.loadBalancerSourceRanges[0]', reason: '"1.2.3.4/33" is not a CIDR' },
+      { field: 'status.loadBalancer.ingress[1]', reason: '"5.6.7" is not an IP address' },
+    ]);
+  });
+
   it('treats clusterIP None as headless and ignores nodePorts of ClusterIP Services', () => {
     expect(validateService(svc({ clusterIP: 'None' })).clusterIPs).toEqual([]);
     expect(validateService(svc({ ports: [{ port: 80, nodePort: 30001 }] })).ports[0]!.nodePort).toBe(0);
@@ -66,12 +112,6 @@ describe('validating Kubernetes objects at the edge', () => {
       'spec.clusterIPs[0]',
       'is not an IP address',
     ],
-    [
-      'an IP with leading zeros',
-      svc({ externalIPs: ['010.0.0.1'] }),
-      'spec.externalIPs[0]',
-      'is not an IP address',
-    ],
     ['a port out of range', svc({ ports: [{ port: 70000 }] }), 'spec.ports[0].port', 'must be 1..65535'],
     ['a port of zero', svc({ ports: [{ port: 0 }] }), 'spec.ports[0].port', 'must be 1..65535'],
     [
@@ -79,12 +119,6 @@ describe('validating Kubernetes objects at the edge', () => {
       svc({ ports: [{ port: 53, protocol: 'ICMP' }] }),
       'spec.ports[0].protocol',
       'is not TCP, UDP or SCTP',
-    ],
-    [
-      'a bad source range',
-      svc({ loadBalancerSourceRanges: ['1.2.3.4/33'] }),
-      'spec.loadBalancerSourceRanges[0]',
-      'is not a CIDR',
     ],
     [
       'unnamed ports among several',
@@ -105,37 +139,57 @@ describe('validating Kubernetes objects at the edge', () => {
     expect(r.message).toMatch(/^Service /);
   });
 
-  it('rejects EndpointSlice addresses of the wrong family or unparsable', () => {
-    const raw = (address: string) => ({
+  it('drops an endpoint whose address is of the wrong family, unparsable or missing, and a bad port', () => {
+    const raw = (addresses: string[][], ports: unknown[] = [{ name: '', port: 80, protocol: 'TCP' }]) => ({
       kind: 'EndpointSlice',
       metadata: { namespace: 'ns', name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
       addressType: 'IPv4',
-      ports: [{ name: '', port: 80, protocol: 'TCP' }],
-      endpoints: [{ addresses: [address] }],
+      ports,
+      endpoints: addresses.map((a) => ({ addresses: a })),
     });
-    expect(validateEndpointSlice(raw('10.1.2.3')).endpoints[0]!.addresses).toEqual(['10.1.2.3']);
-    expect(rejection(() => validateEndpointSlice(raw('fd00::1'))).details.field).toBe(
-      'endpoints[0].addresses[0]',
+    const { object, dropped } = validateObjectReporting(
+      raw(
+        [['10.1.2.3'], ['fd00::1'], ['10.1.2.4 -j ACCEPT'], [], ['10.001.002.005']],
+        [
+          { name: 'http', port: 80, protocol: 'TCP' },
+          { name: 'metrics', port: 0, protocol: 'TCP' },
+          { name: 'Bad Name', port: 81, protocol: 'TCP' },
+        ],
+      ),
     );
-    expect(rejection(() => validateEndpointSlice(raw('10.1.2.3 -j ACCEPT'))).message).toContain(
-      'is not an IPv4 address',
-    );
+    const slice = object as ReturnType<typeof validateEndpointSlice>;
+    expect(slice.endpoints.map((e) => e.addresses)).toEqual([['10.1.2.3'], ['10.1.2.5']]);
+    expect(slice.ports).toEqual([{ name: 'http', port: 80, protocol: 'TCP' }]);
+    expect(dropped).toEqual([
+      { field: 'endpoints[1]', reason: 'addresses[0]: "fd00::1" is not an IPv4 address' },
+      { field: 'endpoints[2]', reason: 'addresses[0]: "10.1.2.4 -j ACCEPT" is not an IPv4 address' },
+      { field: 'endpoints[3]', reason: 'no address (kube-proxy skips it)' },
+      { field: 'ports[1]', reason: 'port: must be 1..65535' },
+      { field: 'ports[2]', reason: expect.stringContaining('name: "Bad Name" is not a DNS-1123 label') },
+    ]);
+    // Nothing of a dropped element reaches the object: no address text, no port.
+    expect(JSON.stringify(slice)).not.toContain('ACCEPT');
   });
 
-  it('rejects a Node whose pod CIDR or address does not parse', () => {
+  it('rejects a Node whose pod CIDR does not parse; drops an address that does not', () => {
     const raw = (podCIDR: string, address: string) => ({
       kind: 'Node',
       metadata: { name: 'node-1' },
       spec: { podCIDR },
-      status: { addresses: [{ type: 'InternalIP', address }] },
+      status: {
+        addresses: [
+          { type: 'Hostname', address: 'node-1' },
+          { type: 'InternalIP', address },
+        ],
+      },
     });
     expect(validateNode(raw('10.244.1.0/24', '192.168.0.2')).podCIDRs).toEqual(['10.244.1.0/24']);
     expect(rejection(() => validateNode(raw('10.244.1.0', '192.168.0.2'))).details.field).toBe(
       'spec.podCIDR',
     );
-    expect(rejection(() => validateNode(raw('10.244.1.0/24', 'node-1'))).details.field).toBe(
-      'status.addresses[0].address',
-    );
+    const { object, dropped } = validateObjectReporting(raw('10.244.1.0/24', 'node-1'));
+    expect(object).toMatchObject({ addresses: [] });
+    expect(dropped).toEqual([{ field: 'status.addresses[1]', reason: '"node-1" is not an IP address' }]);
   });
 
   it("reads flannel's annotations and rejects malformed ones", () => {

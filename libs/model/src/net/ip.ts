@@ -21,6 +21,28 @@ export function canonicalIp(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * canonicalIp as Kubernetes' ParseIPSloppy reads it (k8s.io/utils/net): an IPv4 part with
+ * leading zeros is decimal ("192.168.099.022" is 192.168.99.22). The apiserver has refused such
+ * addresses in new objects since v1.30 but serves the ones stored before, and kube-proxy programs
+ * them this way.
+ */
+export function canonicalIpSloppy(text: string): string | undefined {
+  if (typeof text === 'string' && text.length <= 45 && /^\d+\.\d+\.\d+\.\d+$/.test(text)) {
+    const parts = text.split('.').map((part) => Number.parseInt(part, 10));
+    return parts.every((n) => n <= 255) ? parts.join('.') : undefined;
+  }
+  return canonicalIp(text);
+}
+
+/** parseCidr as ParseCIDRSloppy reads it: leading zeros in an IPv4 address are decimal. */
+export function parseCidrSloppy(text: string): Cidr | undefined {
+  if (typeof text !== 'string') return undefined;
+  const slash = text.indexOf('/');
+  const ip = slash < 0 ? undefined : canonicalIpSloppy(text.slice(0, slash).trim());
+  return ip ? parseCidr(`${ip}${text.slice(slash)}`) : undefined;
+}
+
 /** The family of a canonical IP text. */
 export function ipFamily(ip: string): IpFamily {
   return ip.includes(':') ? 'IPv6' : 'IPv4';
