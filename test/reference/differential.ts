@@ -2,8 +2,9 @@
  * A longer differential run that lists every seed where Netledger and kube-proxy differ, and in
  * which chains, instead of stopping at the first:
  *
- *   npx tsx --conditions=netledger-source test/reference/differential.ts [CASES] [FIRST_SEED] [incremental]
+ *   npx tsx --conditions=netledger-source test/reference/differential.ts [CASES] [FIRST_SEED] [incremental] [RELEASE]
  */
+import { DEFAULT_KUBE_PROXY_RELEASE, parseKubeProxyRelease } from '@netledger/model';
 import { KubeProxyReference, referenceBinary } from './kube-proxy-reference';
 import { differingKeys, runCase } from './kube-proxy-case';
 
@@ -11,12 +12,13 @@ async function main(): Promise<void> {
   const cases = Number(process.argv[2] ?? 2000);
   const first = Number(process.argv[3] ?? 1);
   const incremental = process.argv[4] === 'incremental';
-  const reference = new KubeProxyReference(referenceBinary());
+  const release = parseKubeProxyRelease(process.argv[5] ?? DEFAULT_KUBE_PROXY_RELEASE);
+  const reference = new KubeProxyReference(referenceBinary(release));
   const byKey = new Map<string, number[]>();
   let differing = 0;
   const started = Date.now();
   for (let seed = first; seed < first + cases; seed++) {
-    const result = await runCase(reference, seed, incremental);
+    const result = await runCase(reference, seed, incremental, release);
     const keys = [...new Set(result.nodes.flatMap(differingKeys))];
     if (keys.length > 0) differing++;
     for (const key of keys) {
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
         cases,
         firstSeed: first,
         incremental,
+        release,
         differingCases: differing,
         seconds: (Date.now() - started) / 1000,
         differences: Object.fromEntries(

@@ -1,5 +1,7 @@
 import {
+  DEFAULT_KUBE_PROXY_RELEASE,
   DEFAULT_OVERLAY_CONFIG,
+  type KubeProxyRelease,
   parseKubeProxyConfiguration,
   validateObject,
   type NodeState,
@@ -25,21 +27,24 @@ function interfacesOf(node: Raw) {
   ];
 }
 
-function proxyConfigOf(s: ProxySettings) {
-  return parseKubeProxyConfiguration({
-    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-    kind: 'KubeProxyConfiguration',
-    clusterCIDR: s.clusterCIDRs.join(','),
-    detectLocalMode: s.detectLocalMode,
-    detectLocal: { bridgeInterface: s.bridgeInterface, interfaceNamePrefix: s.interfaceNamePrefix },
-    conntrack: { tcpBeLiberal: s.tcpBeLiberal },
-    nodePortAddresses: s.nodePortAddresses,
-    iptables: {
-      masqueradeBit: s.masqueradeBit,
-      masqueradeAll: s.masqueradeAll,
-      localhostNodePorts: s.localhostNodePorts,
+function proxyConfigOf(s: ProxySettings, release: KubeProxyRelease) {
+  return parseKubeProxyConfiguration(
+    {
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      clusterCIDR: s.clusterCIDRs.join(','),
+      detectLocalMode: s.detectLocalMode,
+      detectLocal: { bridgeInterface: s.bridgeInterface, interfaceNamePrefix: s.interfaceNamePrefix },
+      conntrack: { tcpBeLiberal: s.tcpBeLiberal },
+      nodePortAddresses: s.nodePortAddresses,
+      iptables: {
+        masqueradeBit: s.masqueradeBit,
+        masqueradeAll: s.masqueradeAll,
+        localhostNodePorts: s.localhostNodePorts,
+      },
     },
-  });
+    release,
+  );
 }
 
 function load(planner: NetworkPlanner, c: RandomCluster, previous?: RandomCluster): void {
@@ -54,7 +59,7 @@ function load(planner: NetworkPlanner, c: RandomCluster, previous?: RandomCluste
   for (const node of c.nodes) {
     planner.setHostFacts(nameOf(node), {
       interfaceAddresses: interfacesOf(node).flatMap((i) => i.addresses),
-      randomFully: true,
+      randomFully: c.settings.randomFully,
       nfacctCounters: c.settings.nfacct,
       conntrackTcpBeLiberal: c.settings.conntrackTCPLiberal,
       underlayMtu: 1500,
@@ -68,7 +73,7 @@ function load(planner: NetworkPlanner, c: RandomCluster, previous?: RandomCluste
  * change: the incremental paths, not only a cold start, are held to kube-proxy's output.
  */
 export function planWithNetledger(c: RandomCluster, before?: RandomCluster): Map<string, NodeState> {
-  const planner = new NetworkPlanner(proxyConfigOf(c.settings), DEFAULT_OVERLAY_CONFIG);
+  const planner = new NetworkPlanner(proxyConfigOf(c.settings, c.release), DEFAULT_OVERLAY_CONFIG);
   if (before) {
     load(planner, before);
     for (const node of before.nodes) planner.planNode(nameOf(node));
@@ -115,9 +120,10 @@ export async function runCase(
   reference: KubeProxyReference,
   seed: number,
   incremental = false,
+  release: KubeProxyRelease = DEFAULT_KUBE_PROXY_RELEASE,
 ): Promise<CaseResult> {
-  const cluster = randomCluster(seed);
-  const ours = planWithNetledger(cluster, incremental ? randomCluster(seed + 1_000_003) : undefined);
+  const cluster = randomCluster(seed, release);
+  const ours = planWithNetledger(cluster, incremental ? randomCluster(seed + 1_000_003, release) : undefined);
   const nodes: NodeResult[] = [];
   for (const node of cluster.nodes) {
     const answer = await reference.run(referenceInput(cluster, node));

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
+import { DEFAULT_KUBE_PROXY_RELEASE, type KubeProxyRelease } from '@netledger/model';
 
 /** What kube-proxy's first sync left: its iptables-restore input, and every table after it. */
 export interface ReferenceAnswer {
@@ -10,9 +11,17 @@ export interface ReferenceAnswer {
 
 const repo = resolve(__dirname, '../..');
 
+/** The k8s.io/kubernetes version the reference of each release is built from (served ones). */
+export const REFERENCE_VERSIONS: Readonly<Record<KubeProxyRelease, string>> = {
+  'v1.34': 'v1.34.4',
+  'v1.35': 'v1.35.4',
+  'v1.36': 'v1.36.3',
+  'v1.37': 'v1.37.2',
+};
+
 /** Builds (once, cached by scripts/kube) kube-proxy's iptables proxier as a process; its path. */
-export function referenceBinary(): string {
-  return execFileSync(resolve(repo, 'scripts/kube'), ['build-reference'], {
+export function referenceBinary(release: KubeProxyRelease = DEFAULT_KUBE_PROXY_RELEASE): string {
+  return execFileSync(resolve(repo, 'scripts/kube'), ['build-reference', REFERENCE_VERSIONS[release]], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();

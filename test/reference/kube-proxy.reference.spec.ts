@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeProxyRelease } from '@netledger/model';
 import { KubeProxyReference, referenceBinary } from './kube-proxy-reference';
 import { runCase, type CaseResult } from './kube-proxy-case';
 
@@ -27,40 +28,50 @@ function usesTopology(result: CaseResult): boolean {
   return false;
 }
 
-describe('Netledger against kube-proxy v1.37 (its iptables proxier, built from the Go module proxy)', () => {
-  let reference: KubeProxyReference;
+/** Every release Netledger writes, against that release's own proxier; the default one longest. */
+const RELEASES: readonly { release: KubeProxyRelease; cases: number }[] = [
+  { release: 'v1.37', cases: CASES },
+  { release: 'v1.36', cases: Math.ceil(CASES / 4) },
+  { release: 'v1.34', cases: Math.ceil(CASES / 4) },
+];
 
-  beforeAll(() => {
-    reference = new KubeProxyReference(referenceBinary());
-  }, 900_000);
+describe.each(RELEASES)(
+  'Netledger against kube-proxy $release (its iptables proxier, built from the Go module proxy)',
+  ({ release, cases }) => {
+    let reference: KubeProxyReference;
 
-  afterAll(() => reference?.close());
+    beforeAll(() => {
+      reference = new KubeProxyReference(referenceBinary(release));
+    }, 900_000);
 
-  const compare = async (incremental: boolean) => {
-    let rules = 0;
-    let nodes = 0;
-    let topologyNarrowed = 0;
-    for (let seed = FIRST_SEED; seed < FIRST_SEED + CASES; seed++) {
-      const result = await runCase(reference, seed, incremental);
-      for (const { node, ours, theirs } of result.nodes) {
-        expect(ours.chains, `seed ${seed}, ${node}: chains`).toEqual(theirs.chains);
-        expect(ours.jumps, `seed ${seed}, ${node}: jumps from built-in chains`).toEqual(theirs.jumps);
-        rules += Object.values(theirs.chains).reduce((n, r) => n + r.length, 0);
-        nodes++;
+    afterAll(() => reference?.close());
+
+    const compare = async (incremental: boolean) => {
+      let rules = 0;
+      let nodes = 0;
+      let topologyNarrowed = 0;
+      for (let seed = FIRST_SEED; seed < FIRST_SEED + cases; seed++) {
+        const result = await runCase(reference, seed, incremental, release);
+        for (const { node, ours, theirs } of result.nodes) {
+          expect(ours.chains, `seed ${seed}, ${node}: chains`).toEqual(theirs.chains);
+          expect(ours.jumps, `seed ${seed}, ${node}: jumps from built-in chains`).toEqual(theirs.jumps);
+          rules += Object.values(theirs.chains).reduce((n, r) => n + r.length, 0);
+          nodes++;
+        }
+        if (usesTopology(result)) topologyNarrowed++;
       }
-      if (usesTopology(result)) topologyNarrowed++;
-    }
-    // Not a vacuous comparison: the clusters produce service rules, and hints do narrow nodes'
-    // endpoints in a good share of them.
-    expect(rules).toBeGreaterThan(nodes * 10);
-    expect(topologyNarrowed).toBeGreaterThan(CASES / 10);
-  };
+      // Not a vacuous comparison: the clusters produce service rules, and hints do narrow nodes'
+      // endpoints in a good share of them.
+      expect(rules).toBeGreaterThan(nodes * 10);
+      expect(topologyNarrowed).toBeGreaterThan(cases / 10);
+    };
 
-  it(`programs what kube-proxy programs, node by node, on ${CASES} random IPv4 clusters`, async () => {
-    await compare(false);
-  });
+    it(`programs what kube-proxy programs, node by node, on random IPv4 clusters`, async () => {
+      await compare(false);
+    });
 
-  it(`still does when it reaches each of them as a change from another cluster`, async () => {
-    await compare(true);
-  });
-});
+    it(`still does when it reaches each of them as a change from another cluster`, async () => {
+      await compare(true);
+    });
+  },
+);

@@ -4,6 +4,7 @@
  * one kube-proxy could meet; where kube-proxy's own result depends on Go's map order (two
  * different non-terminating copies of one endpoint in two slices), the generator does not go.
  */
+import { releaseMinor, type KubeProxyRelease } from '@netledger/model';
 import { prng } from '../support/synthetic-cluster';
 
 export type Random = () => number;
@@ -25,10 +26,13 @@ export interface ProxySettings {
   nodePortAddresses: string[];
   conntrackTCPLiberal: boolean;
   nfacct: string[];
+  /** The host's iptables has MASQUERADE --random-fully. */
+  randomFully: boolean;
 }
 
 export interface RandomCluster {
   seed: number;
+  release: KubeProxyRelease;
   nodes: Record<string, unknown>[];
   settings: ProxySettings;
   services: Record<string, unknown>[];
@@ -45,7 +49,8 @@ interface PortDraft {
   targetPort: number;
 }
 
-function randomSettings(r: Random): ProxySettings {
+function randomSettings(r: Random, release: KubeProxyRelease): ProxySettings {
+  const keywords = releaseMinor(release) >= 37;
   return {
     detectLocalMode: pick(r, [
       'ClusterCIDR',
@@ -68,16 +73,15 @@ function randomSettings(r: Random): ProxySettings {
       ['198.18.0.0/24'],
       ['127.0.0.0/8', '198.18.0.0/24'],
       ['primary'],
-      ['primary', 'localhost'],
-      ['localhost'],
-      ['all'],
+      ...(keywords ? [['primary', 'localhost'], ['localhost'], ['all']] : []),
     ]),
     conntrackTCPLiberal: chance(r, 0.15),
     nfacct: chance(r, 0.3) ? ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] : [],
+    randomFully: chance(r, 0.7),
   };
 }
 
-export function randomCluster(seed: number): RandomCluster {
+export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37'): RandomCluster {
   const r = prng(seed);
   const nodeCount = int(r, 1, 5);
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `node-${i}`);
@@ -174,13 +178,14 @@ export function randomCluster(seed: number): RandomCluster {
       spec,
       ...(status ? { status } : {}),
     });
-    endpointSlices.push(...randomSlices(r, namespace, name, ports, nodeNames, zoneOf));
+    endpointSlices.push(...randomSlices(r, namespace, name, ports, nodeNames, zoneOf, release));
   }
 
   return {
     seed,
+    release,
     nodes,
-    settings: randomSettings(r),
+    settings: randomSettings(r, release),
     services,
     endpointSlices,
   };
@@ -226,7 +231,11 @@ function randomSlices(
   ports: PortDraft[],
   nodeNames: string[],
   zoneOf: (string | null)[],
+  release: KubeProxyRelease,
 ): Record<string, unknown>[] {
+  // Before v1.36 the first copy of a duplicated endpoint stays, in Go's map order of the slices:
+  // only identical copies are then a case with one answer.
+  const copiesMayDiffer = releaseMinor(release) >= 36;
   const sliceCount = pick(r, [0, 1, 1, 1, 2, 3]);
   const hints = pick(r, ['none', 'none', 'zones', 'nodes', 'partial']);
   const slices: EndpointDraft[][] = [];
@@ -240,7 +249,7 @@ function randomSlices(
         // A copy of an endpoint of an earlier slice: kube-proxy keeps the non-terminating one. Two
         // different copies both terminating or both not would leave the winner to Go's map order.
         const original = pick(r, earlier);
-        if (original.conditions.terminating !== true) {
+        if (copiesMayDiffer && original.conditions.terminating !== true) {
           endpoints.push({
             ...original,
             conditions: { ready: false, serving: chance(r, 0.5), terminating: true },

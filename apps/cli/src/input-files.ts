@@ -7,6 +7,7 @@ import {
   validateObjectReporting,
   type HostFacts,
   type KubeObject,
+  type KubeProxyRelease,
   type ProxyConfig,
 } from '@netledger/model';
 
@@ -73,11 +74,11 @@ export function readClusterFile(path: string, warn: (line: string) => void = () 
 }
 
 /** kube-proxy's own KubeProxyConfiguration file. */
-export function readProxyConfig(path: string): ProxyConfig {
+export function readProxyConfig(path: string, release?: KubeProxyRelease): ProxyConfig {
   const docs = readDocuments(path);
   if (docs.length !== 1)
     throw new NetledgerError('INPUT.MALFORMED_FILE', `${path}: expected one KubeProxyConfiguration document`);
-  return parseKubeProxyConfiguration(docs[0]);
+  return parseKubeProxyConfiguration(docs[0], release);
 }
 
 /** A host facts JSON file. */

@@ -12,8 +12,8 @@ import { diffCommand } from './diff-command';
 import { planCommand } from './plan-command';
 
 const USAGE = `usage:
-  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--output iptables|iptables-restore|iproute2|json]
-  netledger diff --from FILE --to FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE]
+  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--kube-proxy-version v1.34..v1.37] [--output iptables|iptables-restore|iproute2|json]
+  netledger diff --from FILE --to FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--kube-proxy-version V]
 
   Questions to the API (--api URL, --token T; or NETLEDGER_API, NETLEDGER_TOKEN):
   netledger nodes
@@ -36,13 +36,15 @@ const PLANNING_OPTIONS = {
   'proxy-config': { type: 'string' },
   'net-conf': { type: 'string' },
   host: { type: 'string' },
+  'kube-proxy-version': { type: 'string' },
 } as const;
 
 function planningFiles(
-  values: { 'proxy-config'?: string; 'net-conf'?: string; host?: string },
+  values: { 'proxy-config'?: string; 'net-conf'?: string; host?: string; 'kube-proxy-version'?: string },
   err: (s: string) => void,
 ) {
   return {
+    ...(values['kube-proxy-version'] ? { kubeProxyVersion: values['kube-proxy-version'] } : {}),
     warn: (line: string) => err(`netledger: warning: ${line}\n`),
     ...(values['proxy-config'] ? { proxyConfig: values['proxy-config'] } : {}),
     ...(values['net-conf'] ? { netConf: values['net-conf'] } : {}),

@@ -1,6 +1,10 @@
-import { NetledgerError, encodeNodeState } from '@netledger/model';
 import {
-  KUBE_PROXY_RELEASE,
+  DEFAULT_KUBE_PROXY_RELEASE,
+  NetledgerError,
+  encodeNodeState,
+  parseKubeProxyRelease,
+} from '@netledger/model';
+import {
   formatOverlayOps,
   renderStateOverlay,
   renderStateListing,
@@ -25,7 +29,7 @@ export function planCommand(options: PlanOptions): string {
     case 'iproute2':
       return formatOverlayOps(renderStateOverlay(state));
     case 'json':
-      return `${JSON.stringify({ node: options.node, kubeProxyRelease: KUBE_PROXY_RELEASE, state: encodeNodeState(state) }, null, 2)}\n`;
+      return `${JSON.stringify({ node: options.node, kubeProxyRelease: options.kubeProxyVersion ? parseKubeProxyRelease(options.kubeProxyVersion) : DEFAULT_KUBE_PROXY_RELEASE, state: encodeNodeState(state) }, null, 2)}\n`;
     default:
       throw new NetledgerError(
         'INPUT.INVALID_ARGUMENT',

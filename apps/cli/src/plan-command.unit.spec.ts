@@ -1,9 +1,17 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from './main';
 
 const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures');
 const f = (name: string) => join(fixtures, name);
+
+function writeTemp(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'netledger-cli-')), 'host.json');
+  writeFileSync(path, text);
+  return path;
+}
 
 function cli(...argv: string[]): { status: number; out: string; err: string } {
   let out = '';
@@ -94,6 +102,20 @@ describe('netledger plan', () => {
     expect(json.state.routes).toEqual([
       { dst: '10.244.2.0/24', via: '10.244.2.0', dev: 'flannel.1', onlink: true },
     ]);
+  });
+
+  it('writes the rules of an older kube-proxy when asked (--kube-proxy-version), and refuses others', () => {
+    const host = writeTemp('{"iptables": {"randomFully": false}}');
+    const plan = (...extra: string[]) =>
+      cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--host', host, ...extra);
+    // v1.37 writes --random-fully whatever the host's iptables says; v1.36 only where it has it.
+    expect(plan().out).toContain('-j MASQUERADE --random-fully\n');
+    const v136 = plan('--kube-proxy-version', 'v1.36', '--output', 'json');
+    expect(JSON.parse(v136.out)).toMatchObject({ kubeProxyRelease: 'v1.36' });
+    expect(v136.out).not.toContain('--random-fully');
+    const old = plan('--kube-proxy-version', '1.29');
+    expect(old.status).toBe(1);
+    expect(old.err).toContain('expected one of v1.34, v1.35, v1.36, v1.37');
   });
 
   it('prints the overlay as ip and bridge batch lines, with net-conf.json', () => {

@@ -3,6 +3,7 @@ import {
   DEFAULT_PROXY_CONFIG,
   NetledgerError,
   defaultHostFacts,
+  parseKubeProxyRelease,
   parseNetConf,
   type NodeState,
 } from '@netledger/model';
@@ -13,6 +14,8 @@ export interface PlanningFiles {
   proxyConfig?: string;
   netConf?: string;
   host?: string;
+  /** The kube-proxy release whose rules to write (default v1.37). */
+  kubeProxyVersion?: string;
   /** Told each element left out of an object (see readClusterFile). */
   warn?: (line: string) => void;
 }
@@ -27,8 +30,11 @@ export function readNetConf(path: string) {
 
 /** Plans one node of a cluster file: its full desired state. */
 export function planNodeFromFiles(clusterFile: string, nodeName: string, files: PlanningFiles): NodeState {
+  const release = files.kubeProxyVersion
+    ? parseKubeProxyRelease(files.kubeProxyVersion)
+    : DEFAULT_PROXY_CONFIG.release;
   const planner = new NetworkPlanner(
-    files.proxyConfig ? readProxyConfig(files.proxyConfig) : DEFAULT_PROXY_CONFIG,
+    files.proxyConfig ? readProxyConfig(files.proxyConfig, release) : { ...DEFAULT_PROXY_CONFIG, release },
     files.netConf ? readNetConf(files.netConf) : DEFAULT_OVERLAY_CONFIG,
   );
   for (const object of readClusterFile(clusterFile, files.warn)) planner.upsert(object);

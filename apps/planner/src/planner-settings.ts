@@ -6,6 +6,7 @@ import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
   parseKubeProxyConfiguration,
+  parseKubeProxyRelease,
   parseNetConf,
   type OverlayConfig,
   type ProxyConfig,
@@ -62,6 +63,8 @@ const schema = z.object({
     .default(30 * 24 * 3600_000),
   LEDGER_RETENTION_CHECK_MS: z.coerce.number().int().min(1000).default(3600_000),
   PROXY_CONFIG: z.string().min(1).optional(),
+  /** The kube-proxy release whose rules to write (v1.34 to v1.37; default v1.37). */
+  KUBE_PROXY_VERSION: z.string().min(1).optional(),
   NET_CONF: z.string().min(1).optional(),
   CLUSTER_CIDR: z.string().min(1).optional(),
   /** The planner's Ed25519 private key (PEM, PKCS#8), as a mounted Secret gives it. */
@@ -85,9 +88,12 @@ export function readPlannerSettings(
     throw new Error(
       'planner: PLAN_SIGNING_KEY_FILE is not set: executors take only signed changes (PLAN_SIGNATURES=off publishes unsigned ones, for a local try)',
     );
+  const release = e.KUBE_PROXY_VERSION
+    ? parseKubeProxyRelease(e.KUBE_PROXY_VERSION)
+    : DEFAULT_PROXY_CONFIG.release;
   const proxyConfig = e.PROXY_CONFIG
-    ? parseKubeProxyConfiguration(parse(readFileSync(e.PROXY_CONFIG, 'utf8')))
-    : DEFAULT_PROXY_CONFIG;
+    ? parseKubeProxyConfiguration(parse(readFileSync(e.PROXY_CONFIG, 'utf8')), release)
+    : { ...DEFAULT_PROXY_CONFIG, release };
   const overlayConfig = e.NET_CONF
     ? parseNetConf(JSON.parse(readFileSync(e.NET_CONF, 'utf8')))
     : DEFAULT_OVERLAY_CONFIG;

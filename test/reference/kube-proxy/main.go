@@ -14,7 +14,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	"k8s.io/kubernetes/cmd/kube-proxy/app"
 	"k8s.io/kubernetes/pkg/proxy/iptables"
 	proxyutil "k8s.io/kubernetes/pkg/proxy/util"
 	proxyutiltest "k8s.io/kubernetes/pkg/proxy/util/testing"
@@ -38,6 +37,8 @@ type settings struct {
 	NodePortAddresses   []string `json:"nodePortAddresses"`
 	ConntrackTCPLiberal bool     `json:"conntrackTCPLiberal"`
 	NFAcctCounters      []string `json:"nfacct"`
+	// RandomFully: the host's iptables has MASQUERADE --random-fully (read before v1.37).
+	RandomFully bool `json:"randomFully"`
 }
 
 type referenceCase struct {
@@ -108,6 +109,7 @@ func run(c *referenceCase) answer {
 	} else {
 		ipt = iptablestest.NewFake()
 	}
+	setRandomFully(ipt, c.Settings.RandomFully)
 	p := iptables.NewReferenceProxier(ipt, iptables.ReferenceSettings{
 		IPFamily:            c.Family,
 		NodeName:            c.NodeName,
@@ -117,7 +119,7 @@ func run(c *referenceCase) answer {
 		MasqueradeBit:       c.Settings.MasqueradeBit,
 		MasqueradeAll:       c.Settings.MasqueradeAll,
 		LocalhostNodePorts:  c.Settings.LocalhostNodePorts,
-		NodePortAddresses:   app.ExpandNodePortAddressKeywords(c.Settings.NodePortAddresses, nodeIPs),
+		NodePortAddresses:   expandNodePortAddressKeywords(c.Settings.NodePortAddresses, nodeIPs),
 		ConntrackTCPLiberal: c.Settings.ConntrackTCPLiberal,
 		NFAcctCounters:      c.Settings.NFAcctCounters,
 		TopologyLabels:      c.NodeLabels,

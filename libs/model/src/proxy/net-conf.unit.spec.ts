@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_OVERLAY_CONFIG, parseNetConf } from './net-conf';
-import { parseKubeProxyConfiguration } from './proxy-config';
+import { parseKubeProxyConfiguration, parseKubeProxyRelease } from './proxy-config';
 import { defaultHostFacts, parseHostFacts } from './host-facts';
 
 describe("flannel's net-conf.json", () => {
@@ -46,6 +46,7 @@ describe('KubeProxyConfiguration and host facts', () => {
       nodePortAddresses: ['192.168.0.0/16', 'primary'],
     });
     expect(config).toEqual({
+      release: 'v1.37',
       clusterCIDRs: ['10.244.0.0/16', 'fd00::/48'],
       detectLocalMode: 'NodeCIDR',
       bridgeInterface: '',
@@ -95,6 +96,22 @@ describe('KubeProxyConfiguration and host facts', () => {
       'localhost',
       'all',
     ]);
+  });
+
+  it('follows the release asked for: v1.37 by default, the keywords only where that release has them', () => {
+    const raw = (nodePortAddresses: string[]) => ({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      nodePortAddresses,
+    });
+    expect(parseKubeProxyRelease('1.36')).toBe('v1.36');
+    expect(parseKubeProxyRelease('v1.34.4')).toBe('v1.34');
+    expect(() => parseKubeProxyRelease('v1.29')).toThrow(/expected one of v1.34, v1.35, v1.36, v1.37/);
+    expect(parseKubeProxyConfiguration(raw(['primary']), 'v1.34').release).toBe('v1.34');
+    expect(() => parseKubeProxyConfiguration(raw(['localhost']), 'v1.36')).toThrow(/new in v1.37/);
+    expect(() => parseKubeProxyConfiguration(raw(['primary', '10.0.0.0/8']), 'v1.36')).toThrow(
+      /"primary" must be alone before v1.37/,
+    );
   });
 
   it('fills host facts from defaults and validates what is given', () => {

@@ -5,7 +5,36 @@ import { formatCidr, parseCidr } from '../net/ip';
  * The kube-proxy settings that change the rules it writes, validated. Built from kube-proxy's own
  * KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) by parseKubeProxyConfiguration.
  */
+/** The kube-proxy releases whose rules Netledger writes; the newest is the default. */
+export const KUBE_PROXY_RELEASES = ['v1.34', 'v1.35', 'v1.36', 'v1.37'] as const;
+export type KubeProxyRelease = (typeof KUBE_PROXY_RELEASES)[number];
+export const DEFAULT_KUBE_PROXY_RELEASE: KubeProxyRelease = 'v1.37';
+
+/** The release's minor version, for "since" comparisons. */
+export const releaseMinor = (release: KubeProxyRelease) => Number(release.split('.')[1]);
+
+/** Reads a --kube-proxy-version value ("v1.36", "1.36", "v1.36.3"); throws naming the choices. */
+export function parseKubeProxyRelease(text: string): KubeProxyRelease {
+  const m = /^v?1\.(\d+)(\.\d+)?$/.exec(text.trim());
+  const release = m ? (`v1.${m[1]}` as KubeProxyRelease) : undefined;
+  if (!release || !KUBE_PROXY_RELEASES.includes(release))
+    throw new NetledgerError(
+      'INPUT.INVALID_PROXY_CONFIG',
+      `kube-proxy version ${JSON.stringify(text)}: expected one of ${KUBE_PROXY_RELEASES.join(', ')}`,
+      { details: { field: 'kubeProxyVersion', reason: 'unsupported release' } },
+    );
+  return release;
+}
+
 export interface ProxyConfig {
+  /**
+   * The kube-proxy release whose rules to write (clusters run skewed). What changes with it:
+   * v1.37 always writes MASQUERADE --random-fully (before, only where iptables has it) and takes
+   * the nodePortAddresses keywords localhost and all, and primary beside CIDRs; from v1.36 a
+   * non-terminating copy of a duplicated endpoint replaces an earlier one (before, the first
+   * copy stayed).
+   */
+  readonly release: KubeProxyRelease;
   /** Canonical CIDRs from clusterCIDR (comma separated there). */
   readonly clusterCIDRs: readonly string[];
   /** How kube-proxy tells pod traffic from the rest. */
@@ -34,6 +63,7 @@ export interface ProxyConfig {
 export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
 
 export const DEFAULT_PROXY_CONFIG: ProxyConfig = {
+  release: DEFAULT_KUBE_PROXY_RELEASE,
   clusterCIDRs: [],
   detectLocalMode: 'ClusterCIDR',
   bridgeInterface: '',
@@ -82,7 +112,10 @@ function bool(value: unknown, field: string, fallback: boolean): boolean {
  * ProxyConfig. Unknown fields are ignored as kube-proxy's lenient decoding would; wrong values
  * throw INPUT.INVALID_PROXY_CONFIG naming the field.
  */
-export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
+export function parseKubeProxyConfiguration(
+  raw: unknown,
+  release: KubeProxyRelease = DEFAULT_KUBE_PROXY_RELEASE,
+): ProxyConfig {
   if (!isRecord(raw)) bad('(document)', 'not a mapping');
   if (raw.kind !== 'KubeProxyConfiguration')
     bad('kind', `expected KubeProxyConfiguration, got ${JSON.stringify(raw.kind)}`);
@@ -134,7 +167,13 @@ export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
   const addresses = raw.nodePortAddresses ?? [];
   if (!Array.isArray(addresses)) bad('nodePortAddresses', 'must be a list');
   const nodePortAddresses = addresses.map((text: unknown, i) => {
-    if (text === 'primary' || text === 'localhost' || text === 'all') return text;
+    if (text === 'primary' && (releaseMinor(release) >= 37 || addresses.length === 1)) return text;
+    if (text === 'primary')
+      bad(`nodePortAddresses[${i}]`, `"primary" must be alone before v1.37 (${release})`);
+    if (text === 'localhost' || text === 'all') {
+      if (releaseMinor(release) >= 37) return text;
+      bad(`nodePortAddresses[${i}]`, `the keyword ${JSON.stringify(text)} is new in v1.37 (${release})`);
+    }
     const cidr = typeof text === 'string' ? parseCidr(text) : undefined;
     return cidr
       ? formatCidr(cidr)
@@ -145,6 +184,7 @@ export function parseKubeProxyConfiguration(raw: unknown): ProxyConfig {
   });
 
   return {
+    release,
     clusterCIDRs,
     detectLocalMode: mode as DetectLocalMode,
     bridgeInterface,

@@ -1,9 +1,8 @@
 /**
  * Names and texts kube-proxy (iptables mode, pkg/proxy/iptables/proxier.go) writes. Netledger
- * matches the proxier of the Kubernetes v1.37 release line (held to it by test/reference, which
- * runs that proxier); KUBE_PROXY_RELEASE names it.
+ * matches the proxier of the release ProxyConfig.release names (v1.34 to v1.37, default v1.37),
+ * held to it by test/reference, which runs those proxiers.
  */
-export const KUBE_PROXY_RELEASE = 'v1.37';
 
 export const KUBE_SERVICES = 'KUBE-SERVICES';
 export const KUBE_EXTERNAL_SERVICES = 'KUBE-EXTERNAL-SERVICES';

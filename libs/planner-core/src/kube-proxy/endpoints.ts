@@ -1,4 +1,10 @@
-import type { EndpointSlice, Protocol } from '@netledger/model';
+import {
+  DEFAULT_KUBE_PROXY_RELEASE,
+  releaseMinor,
+  type EndpointSlice,
+  type KubeProxyRelease,
+  type Protocol,
+} from '@netledger/model';
 
 /** One endpoint of one service port as kube-proxy keeps it (pkg/proxy/endpointslicecache.go). */
 export interface EndpointInfo {
@@ -27,11 +33,16 @@ export function endpointPortKey(portName: string, protocol: Protocol): string {
  * Merges the IPv4 EndpointSlices of one Service into its endpoints per port, as kube-proxy does:
  * ports without a name field or a port number are ignored; an endpoint contributes its first
  * address; ready and serving default to true, terminating to false; an ip:port seen several times
- * is kept once: a later copy replaces an earlier one unless it is terminating (kube-proxy
- * v1.37's rule; across slices its map order leaves "later" undefined, here it is slice name
- * order); each port's endpoints sorted by "ip:port" as strings.
+ * is kept once: from v1.36 a later copy replaces an earlier one unless it is terminating; before,
+ * the first copy stays (kube-proxy then let a copy on its own node replace it: see
+ * docs/kube-proxy-fidelity.md). Across slices kube-proxy's map order leaves "later" undefined;
+ * here it is slice name order. Each port's endpoints sorted by "ip:port" as strings.
  */
-export function endpointsOfService(slices: Iterable<EndpointSlice>): Map<string, EndpointInfo[]> {
+export function endpointsOfService(
+  slices: Iterable<EndpointSlice>,
+  release: KubeProxyRelease = DEFAULT_KUBE_PROXY_RELEASE,
+): Map<string, EndpointInfo[]> {
+  const laterNonTerminatingWins = releaseMinor(release) >= 36;
   const ordered = [...slices]
     .filter((s) => s.addressType === 'IPv4')
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -46,7 +57,7 @@ export function endpointsOfService(slices: Iterable<EndpointSlice>): Map<string,
         const ip = ep.addresses[0]!;
         const hostPort = `${ip}:${p.port}`;
         const terminating = ep.terminating ?? false;
-        if (terminating && set.has(hostPort)) continue;
+        if (set.has(hostPort) && (terminating || !laterNonTerminatingWins)) continue;
         set.set(hostPort, {
           ip,
           port: p.port,

@@ -195,10 +195,13 @@ export class KubeProxyPlanner {
   }
 
   setProxyConfig(config: ProxyConfig): void {
+    const releaseChanged = config.release !== this.config.release;
     this.config = config;
     this.profiles.clear();
     this.forgetPlans();
     this.changedAll = true;
+    // The release decides which copy of a duplicated endpoint counts.
+    if (releaseChanged) for (const key of [...this.services.keys()]) this.rebuildService(key);
   }
 
   /** Names of the Nodes known, sorted (kept between calls: every batch asks, few change them). */
@@ -381,7 +384,10 @@ export class KubeProxyPlanner {
     const service = this.services.get(serviceKey);
     if (service) {
       const sliceKeys = this.slicesByService.get(serviceKey) ?? new Set<string>();
-      const endpointsByPort = endpointsOfService([...sliceKeys].map((k) => this.slices.get(k)!));
+      const endpointsByPort = endpointsOfService(
+        [...sliceKeys].map((k) => this.slices.get(k)!),
+        this.config.release,
+      );
       const names: string[] = [];
       for (const sp of servicePortsOf(service)) {
         const endpoints = endpointsByPort.get(endpointPortKey(sp.endpointPortName, sp.protocol)) ?? [];

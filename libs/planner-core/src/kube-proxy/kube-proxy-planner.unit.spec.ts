@@ -82,7 +82,7 @@ describe('kube-proxy iptables rules', () => {
         -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
         -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
         -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
-        -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+        -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
         -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
         -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
         -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ
@@ -169,7 +169,7 @@ describe('kube-proxy iptables rules', () => {
     ]);
   });
 
-  it('nfacct counters and --random-fully are written only when the host has them', () => {
+  it('nfacct counters are written only when the host has them; --random-fully always from v1.37, before only where iptables has it', () => {
     const p = planner();
     p.setHostFacts('node1', {
       ...plainHost,
@@ -196,6 +196,10 @@ describe('kube-proxy iptables rules', () => {
     );
     // node2 reported neither: same service, plain rules.
     expect(chain(p, 'nat', 'KUBE-NODEPORTS', 'node2')).toHaveLength(1);
+    expect(chain(p, 'nat', 'KUBE-POSTROUTING', 'node2')[2]).toMatch(/MASQUERADE --random-fully$/);
+    p.setProxyConfig({ ...config, release: 'v1.36' });
+    expect(chain(p, 'nat', 'KUBE-POSTROUTING', 'node2')[2]).toMatch(/MASQUERADE$/);
+    expect(chain(p, 'nat', 'KUBE-POSTROUTING', 'node1')[2]).toMatch(/MASQUERADE --random-fully$/);
   });
 
   it('nf_conntrack_tcp_be_liberal: no INVALID drop rule', () => {

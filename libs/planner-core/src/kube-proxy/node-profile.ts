@@ -2,6 +2,7 @@ import {
   cidrContains,
   ipv4ToNumber,
   parseCidr,
+  releaseMinor,
   type HostFacts,
   type Node,
   type ProxyConfig,
@@ -124,7 +125,8 @@ export function nodeProfile(config: ProxyConfig, facts: HostFacts, node: Node | 
     localhostNodePorts,
     nfacctLocalhostNodePorts: localhostNodePorts && nfacct.has(NFACCT_LOCALHOST_NODEPORTS_ACCEPTED),
     nfacctInvalidDropped: nfacct.has(NFACCT_CT_STATE_INVALID_DROPPED),
-    randomFully: facts.randomFully,
+    // v1.37 writes --random-fully whatever the host's iptables says; before, only where it has it.
+    randomFully: releaseMinor(config.release) >= 37 || facts.randomFully,
     conntrackTcpBeLiberal: config.conntrackTcpBeLiberal || facts.conntrackTcpBeLiberal,
     nodeIP,
     nodeIPNumber: nodeIP === undefined ? undefined : ipv4ToNumber(nodeIP),
