@@ -1,15 +1,25 @@
 import {
   DEFAULT_KUBE_PROXY_RELEASE,
   DEFAULT_OVERLAY_CONFIG,
-  type KubeProxyRelease,
+  nodeState,
   parseKubeProxyConfiguration,
   validateObject,
+  type HostFacts,
+  type KubeObject,
+  type KubeProxyRelease,
   type NodeState,
+  type ProxyConfig,
 } from '@netledger/model';
-import { NetworkPlanner, nodeStateOf } from '@netledger/planner-core';
+import { KubeProxyPlanner, NetworkPlanner, kubeProxyTables, nodeStateOf } from '@netledger/planner-core';
 import type { KubeProxyReference } from './kube-proxy-reference';
 import { netledgerRules, referenceRules, type ChainRules } from './iptables-comparison';
-import { randomCluster, type ProxySettings, type RandomCluster } from './random-cluster';
+import {
+  randomCluster,
+  type Family,
+  type ProxySettings,
+  type RandomCluster,
+  type Stack,
+} from './random-cluster';
 
 type Raw = Record<string, unknown>;
 const nameOf = (raw: Raw) => (raw.metadata as { name: string }).name;
@@ -17,14 +27,48 @@ const keyOf = (raw: Raw) => {
   const m = raw.metadata as { namespace?: string; name: string };
   return `${raw.kind as string}/${m.namespace ?? ''}/${m.name}`;
 };
-const nodeIPOf = (node: Raw) => (node.status as { addresses: { address: string }[] }).addresses[0]!.address;
+const addressesOf = (node: Raw) =>
+  (node.status as { addresses: { address: string }[] }).addresses.map((a) => a.address);
+const nodeIPOf = (node: Raw, family: Family) =>
+  addressesOf(node).find((ip) => ip.includes(':') === (family === 'IPv6'));
 
-/** A node's host as both sides see it: loopback and its underlay address. */
+/** A node's host as both sides see it: loopback and its underlay addresses. */
 function interfacesOf(node: Raw) {
   return [
-    { name: 'lo', addresses: ['127.0.0.1/8'] },
-    { name: 'eth0', addresses: [`${nodeIPOf(node)}/24`] },
+    { name: 'lo', addresses: ['127.0.0.1/8', '::1/128'] },
+    { name: 'eth0', addresses: addressesOf(node).map((ip) => `${ip}/${ip.includes(':') ? 64 : 24}`) },
   ];
+}
+
+/** The planner's side under test: Netledger's whole planner, or (IPv6 for now) its kube-proxy half. */
+interface Planner {
+  upsert(object: KubeObject): void;
+  remove(kind: KubeObject['kind'], namespace: string, name: string): void;
+  setHostFacts(node: string, facts: HostFacts): void;
+  stateOf(node: string): NodeState;
+}
+
+function plannerFor(config: ProxyConfig, family: Family): Planner {
+  if (family === 'IPv4') {
+    const planner = new NetworkPlanner(config, DEFAULT_OVERLAY_CONFIG);
+    return Object.assign(planner, { stateOf: (node: string) => nodeStateOf(planner.planNode(node)) });
+  }
+  const planner = new KubeProxyPlanner(config, family);
+  return Object.assign(planner, {
+    stateOf: (node: string) => {
+      const t = kubeProxyTables(planner.planNode(node));
+      return nodeState({
+        chains: [t.filter, t.nat].flatMap((table) =>
+          table.chains.map((c) => ({ table: table.name, chain: c.name, rules: c.rules })),
+        ),
+        jumps: t.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
+        devices: [],
+        routes: [],
+        neighbours: [],
+        fdb: [],
+      });
+    },
+  });
 }
 
 function proxyConfigOf(s: ProxySettings, release: KubeProxyRelease) {
@@ -47,7 +91,7 @@ function proxyConfigOf(s: ProxySettings, release: KubeProxyRelease) {
   );
 }
 
-function load(planner: NetworkPlanner, c: RandomCluster, previous?: RandomCluster): void {
+function load(planner: Planner, c: RandomCluster, previous?: RandomCluster): void {
   const now = [...c.nodes, ...c.services, ...c.endpointSlices];
   const kept = new Set(now.map(keyOf));
   for (const raw of previous ? [...previous.nodes, ...previous.services, ...previous.endpointSlices] : []) {
@@ -72,22 +116,26 @@ function load(planner: NetworkPlanner, c: RandomCluster, previous?: RandomCluste
  * `before`, the planner first plans every node of that other cluster, then takes this one as a
  * change: the incremental paths, not only a cold start, are held to kube-proxy's output.
  */
-export function planWithNetledger(c: RandomCluster, before?: RandomCluster): Map<string, NodeState> {
-  const planner = new NetworkPlanner(proxyConfigOf(c.settings, c.release), DEFAULT_OVERLAY_CONFIG);
+export function planWithNetledger(
+  c: RandomCluster,
+  before?: RandomCluster,
+  family: Family = 'IPv4',
+): Map<string, NodeState> {
+  const planner = plannerFor(proxyConfigOf(c.settings, c.release), family);
   if (before) {
     load(planner, before);
-    for (const node of before.nodes) planner.planNode(nameOf(node));
+    for (const node of before.nodes) planner.stateOf(nameOf(node));
   }
   load(planner, c, before);
-  return new Map(c.nodes.map((node) => [nameOf(node), nodeStateOf(planner.planNode(nameOf(node)))]));
+  return new Map(c.nodes.map((node) => [nameOf(node), planner.stateOf(nameOf(node))]));
 }
 
 /** One node of the cluster as kube-proxy's proxier takes it (test/reference/kube-proxy/main.go). */
-export function referenceInput(c: RandomCluster, node: Raw) {
+export function referenceInput(c: RandomCluster, node: Raw, family: Family) {
   return {
-    family: 'IPv4',
+    family,
     nodeName: nameOf(node),
-    nodeIP: nodeIPOf(node),
+    nodeIP: nodeIPOf(node, family) ?? '',
     nodeLabels: (node.metadata as { labels: Record<string, string> }).labels,
     nodePodCIDRs: (node.spec as { podCIDRs: string[] }).podCIDRs,
     interfaces: interfacesOf(node),
@@ -103,6 +151,7 @@ export function referenceInput(c: RandomCluster, node: Raw) {
 
 export interface NodeResult {
   node: string;
+  family: Family;
   ours: { chains: ChainRules; jumps: ChainRules };
   theirs: { chains: ChainRules; jumps: ChainRules };
 }
@@ -121,17 +170,23 @@ export async function runCase(
   seed: number,
   incremental = false,
   release: KubeProxyRelease = DEFAULT_KUBE_PROXY_RELEASE,
+  stack: Stack = 'IPv4',
 ): Promise<CaseResult> {
-  const cluster = randomCluster(seed, release);
-  const ours = planWithNetledger(cluster, incremental ? randomCluster(seed + 1_000_003, release) : undefined);
+  const cluster = randomCluster(seed, release, stack);
+  const before = incremental ? randomCluster(seed + 1_000_003, release, stack) : undefined;
   const nodes: NodeResult[] = [];
-  for (const node of cluster.nodes) {
-    const answer = await reference.run(referenceInput(cluster, node));
-    nodes.push({
-      node: nameOf(node),
-      theirs: referenceRules(answer.restore, answer.tables),
-      ours: netledgerRules(ours.get(nameOf(node))!),
-    });
+  // kube-proxy runs one proxier per family; each is compared on its own.
+  for (const family of stack === 'dual' ? (['IPv4', 'IPv6'] as const) : [stack]) {
+    const ours = planWithNetledger(cluster, before, family);
+    for (const node of cluster.nodes) {
+      const answer = await reference.run(referenceInput(cluster, node, family));
+      nodes.push({
+        node: nameOf(node),
+        family,
+        theirs: referenceRules(answer.restore, answer.tables),
+        ours: netledgerRules(ours.get(nameOf(node))!),
+      });
+    }
   }
   return { seed, nodes };
 }

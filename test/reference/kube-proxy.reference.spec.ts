@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeProxyRelease } from '@netledger/model';
 import { KubeProxyReference, referenceBinary } from './kube-proxy-reference';
 import { runCase, type CaseResult } from './kube-proxy-case';
+import type { Stack } from './random-cluster';
 
 /*
  * The differential test: random clusters planned by Netledger and by kube-proxy's own iptables
@@ -19,7 +20,8 @@ function usesTopology(result: CaseResult): boolean {
     Object.entries(r.theirs.chains).filter(([key]) => key.startsWith('nat/KUBE-SVC-'));
   const seen = new Map<string, string>();
   for (const node of result.nodes) {
-    for (const [key, rules] of svcChains(node)) {
+    for (const [chain, rules] of svcChains(node)) {
+      const key = `${node.family}/${chain}`;
       const text = JSON.stringify(rules);
       if (seen.has(key) && seen.get(key) !== text) return true;
       seen.set(key, text);
@@ -28,16 +30,22 @@ function usesTopology(result: CaseResult): boolean {
   return false;
 }
 
-/** Every release Netledger writes, against that release's own proxier; the default one longest. */
-const RELEASES: readonly { release: KubeProxyRelease; cases: number }[] = [
-  { release: 'v1.37', cases: CASES },
-  { release: 'v1.36', cases: Math.ceil(CASES / 4) },
-  { release: 'v1.34', cases: Math.ceil(CASES / 4) },
+/**
+ * Every release Netledger writes, against that release's own proxier, on single-stack IPv4 and
+ * IPv6 clusters and on dual-stack ones (each family's proxier compared on its own); the default
+ * release longest.
+ */
+const RUNS: readonly { release: KubeProxyRelease; stack: Stack; cases: number }[] = [
+  { release: 'v1.37', stack: 'IPv4', cases: CASES },
+  { release: 'v1.37', stack: 'IPv6', cases: Math.ceil(CASES / 2) },
+  { release: 'v1.37', stack: 'dual', cases: Math.ceil(CASES / 2) },
+  { release: 'v1.36', stack: 'dual', cases: Math.ceil(CASES / 4) },
+  { release: 'v1.34', stack: 'dual', cases: Math.ceil(CASES / 4) },
 ];
 
-describe.each(RELEASES)(
-  'Netledger against kube-proxy $release (its iptables proxier, built from the Go module proxy)',
-  ({ release, cases }) => {
+describe.each(RUNS)(
+  'Netledger against kube-proxy $release on $stack clusters (its iptables proxier, built from the Go module proxy)',
+  ({ release, stack, cases }) => {
     let reference: KubeProxyReference;
 
     beforeAll(() => {
@@ -51,7 +59,7 @@ describe.each(RELEASES)(
       let nodes = 0;
       let topologyNarrowed = 0;
       for (let seed = FIRST_SEED; seed < FIRST_SEED + cases; seed++) {
-        const result = await runCase(reference, seed, incremental, release);
+        const result = await runCase(reference, seed, incremental, release, stack);
         for (const { node, ours, theirs } of result.nodes) {
           expect(ours.chains, `seed ${seed}, ${node}: chains`).toEqual(theirs.chains);
           expect(ours.jumps, `seed ${seed}, ${node}: jumps from built-in chains`).toEqual(theirs.jumps);
@@ -66,7 +74,7 @@ describe.each(RELEASES)(
       expect(topologyNarrowed).toBeGreaterThan(cases / 10);
     };
 
-    it(`programs what kube-proxy programs, node by node, on random IPv4 clusters`, async () => {
+    it(`programs what kube-proxy programs, node by node, on ${cases} random clusters`, async () => {
       await compare(false);
     });
 

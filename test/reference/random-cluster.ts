@@ -30,9 +30,14 @@ export interface ProxySettings {
   randomFully: boolean;
 }
 
+/** The IP families of a cluster: single-stack of either, or dual-stack. */
+export type Stack = 'IPv4' | 'IPv6' | 'dual';
+export type Family = 'IPv4' | 'IPv6';
+
 export interface RandomCluster {
   seed: number;
   release: KubeProxyRelease;
+  stack: Stack;
   nodes: Record<string, unknown>[];
   settings: ProxySettings;
   services: Record<string, unknown>[];
@@ -49,8 +54,9 @@ interface PortDraft {
   targetPort: number;
 }
 
-function randomSettings(r: Random, release: KubeProxyRelease): ProxySettings {
+function randomSettings(r: Random, release: KubeProxyRelease, stack: Stack): ProxySettings {
   const keywords = releaseMinor(release) >= 37;
+  const v6 = stack !== 'IPv4';
   return {
     detectLocalMode: pick(r, [
       'ClusterCIDR',
@@ -60,7 +66,9 @@ function randomSettings(r: Random, release: KubeProxyRelease): ProxySettings {
       'BridgeInterface',
       'InterfaceNamePrefix',
     ] as const),
-    clusterCIDRs: chance(r, 0.85) ? ['10.244.0.0/16'] : [],
+    clusterCIDRs: chance(r, 0.85)
+      ? [...(stack !== 'IPv6' ? ['10.244.0.0/16'] : []), ...(v6 ? ['fd00:10:244::/48'] : [])]
+      : [],
     bridgeInterface: 'cni0',
     interfaceNamePrefix: 'veth',
     tcpBeLiberal: chance(r, 0.1),
@@ -74,6 +82,7 @@ function randomSettings(r: Random, release: KubeProxyRelease): ProxySettings {
       ['127.0.0.0/8', '198.18.0.0/24'],
       ['primary'],
       ...(keywords ? [['primary', 'localhost'], ['localhost'], ['all']] : []),
+      ...(v6 ? [['fd00:198:18::/64'], ['198.18.0.0/24', 'fd00:198:18::/64']] : []),
     ]),
     conntrackTCPLiberal: chance(r, 0.15),
     nfacct: chance(r, 0.3) ? ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] : [],
@@ -81,7 +90,16 @@ function randomSettings(r: Random, release: KubeProxyRelease): ProxySettings {
   };
 }
 
-export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37'): RandomCluster {
+const V6 = {
+  node: (i: number) => `fd00:198:18::${10 + i}`,
+  podCIDR: (i: number) => `fd00:10:244:${i}::/64`,
+};
+
+export function randomCluster(
+  seed: number,
+  release: KubeProxyRelease = 'v1.37',
+  stack: Stack = 'IPv4',
+): RandomCluster {
   const r = prng(seed);
   const nodeCount = int(r, 1, 5);
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `node-${i}`);
@@ -96,8 +114,19 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
         ...(zoneOf[i] ? { 'topology.kubernetes.io/zone': zoneOf[i] } : {}),
       },
     },
-    spec: { podCIDR: `10.244.${i}.0/24`, podCIDRs: [`10.244.${i}.0/24`] },
-    status: { addresses: [{ type: 'InternalIP', address: `198.18.0.${10 + i}` }] },
+    spec: {
+      podCIDR: stack === 'IPv6' ? V6.podCIDR(i) : `10.244.${i}.0/24`,
+      podCIDRs: [
+        ...(stack !== 'IPv6' ? [`10.244.${i}.0/24`] : []),
+        ...(stack !== 'IPv4' ? [V6.podCIDR(i)] : []),
+      ],
+    },
+    status: {
+      addresses: [
+        ...(stack !== 'IPv6' ? [{ type: 'InternalIP', address: `198.18.0.${10 + i}` }] : []),
+        ...(stack !== 'IPv4' ? [{ type: 'InternalIP', address: V6.node(i) }] : []),
+      ],
+    },
   }));
 
   const services: Record<string, unknown>[] = [];
@@ -121,9 +150,18 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
     }
     const external = type !== 'ClusterIP';
     const local = external && chance(r, 0.4);
+    const families: Family[] =
+      stack === 'dual'
+        ? pick(r, [['IPv4'], ['IPv6'], ['IPv4', 'IPv6'], ['IPv6', 'IPv4']] as Family[][])
+        : [stack];
+    const subnet = int(r, 0, 3);
+    const clusterIPs = families.map((f) =>
+      f === 'IPv4' ? `10.96.${subnet}.${10 + s}` : `fd00:10:96::${subnet}:${10 + s}`,
+    );
     const spec: Record<string, unknown> = {
       type,
-      clusterIP: headless ? 'None' : `10.96.${int(r, 0, 3)}.${10 + s}`,
+      clusterIP: headless ? 'None' : clusterIPs[0],
+      ipFamilies: families,
       ports: ports.map((p) => ({
         ...(p.name ? { name: p.name } : {}),
         protocol: p.protocol,
@@ -133,7 +171,7 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
       })),
       sessionAffinity: chance(r, 0.2) ? 'ClientIP' : 'None',
     };
-    if (!headless) spec.clusterIPs = [spec.clusterIP];
+    if (!headless) spec.clusterIPs = clusterIPs;
     // The apiserver defaults the timeout (10800 s) when it is not given.
     if (spec.sessionAffinity === 'ClientIP')
       spec.sessionAffinityConfig = {
@@ -145,6 +183,8 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
       spec.externalIPs = [chance(r, 0.3) ? `192.168.099.0${octet}` : `192.168.99.${octet}`];
       if (chance(r, 0.2))
         spec.externalIPs = [...(spec.externalIPs as string[]), pick(r, ['not-an-ip', '192.168.99.300'])];
+      if (stack !== 'IPv4')
+        spec.externalIPs = [...(spec.externalIPs as string[]), `fd00:192:168:99::${octet}`];
     }
     if (external) spec.externalTrafficPolicy = local ? 'Local' : 'Cluster';
     if (local && type === 'LoadBalancer') spec.healthCheckNodePort = nextNodePort++;
@@ -156,6 +196,14 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
         ['0.0.0.0/0'],
         ['1.2.3.4/33', '203.0.113.0/25'],
         ['203.000.113.000/25'],
+        ...(stack !== 'IPv4'
+          ? [
+              ['fd00:203:0:113::/64'],
+              ['fd00:203:0:113::/64', 'fd00:198:18::/64'],
+              ['::/0'],
+              ['203.0.113.0/25', 'fd00:198:18::/64'],
+            ]
+          : []),
       ]);
     }
     const status =
@@ -167,6 +215,7 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
                   ip: `5.6.7.${int(r, 1, 200)}`,
                   ...(chance(r, 0.15) ? { ipMode: 'Proxy' } : chance(r, 0.3) ? { ipMode: 'VIP' } : {}),
                 },
+                ...(stack !== 'IPv4' ? [{ ip: `fd00:5:6:7::${int(r, 1, 200)}` }] : []),
               ],
             },
           }
@@ -178,14 +227,16 @@ export function randomCluster(seed: number, release: KubeProxyRelease = 'v1.37')
       spec,
       ...(status ? { status } : {}),
     });
-    endpointSlices.push(...randomSlices(r, namespace, name, ports, nodeNames, zoneOf, release));
+    for (const family of stack === 'IPv4' ? (['IPv4'] as Family[]) : families)
+      endpointSlices.push(...randomSlices(r, namespace, name, ports, nodeNames, zoneOf, release, family));
   }
 
   return {
     seed,
     release,
+    stack,
     nodes,
-    settings: randomSettings(r, release),
+    settings: randomSettings(r, release, stack),
     services,
     endpointSlices,
   };
@@ -199,7 +250,12 @@ interface EndpointDraft {
   hints?: Record<string, { name: string }[]>;
 }
 
-function randomEndpoint(r: Random, nodeNames: string[], zoneOf: (string | null)[]): EndpointDraft {
+function randomEndpoint(
+  r: Random,
+  nodeNames: string[],
+  zoneOf: (string | null)[],
+  family: Family,
+): EndpointDraft {
   const node = chance(r, 0.9) ? int(r, 0, nodeNames.length - 1) : -1;
   const conditions: Record<string, boolean> = {};
   const state = pick(r, ['ready', 'ready', 'ready', 'ready', 'terminating', 'notReady', 'unset']);
@@ -216,7 +272,11 @@ function randomEndpoint(r: Random, nodeNames: string[], zoneOf: (string | null)[
   }
   const last = int(r, 2, 40);
   const ep: EndpointDraft = {
-    addresses: [`10.244.${node < 0 ? 200 : node}.${chance(r, 0.05) ? `0${last}` : last}`],
+    addresses: [
+      family === 'IPv6'
+        ? `fd00:10:244:${node < 0 ? 200 : node}::${last}`
+        : `10.244.${node < 0 ? 200 : node}.${chance(r, 0.05) ? `0${last}` : last}`,
+    ],
     conditions,
   };
   if (node >= 0) ep.nodeName = nodeNames[node]!;
@@ -232,6 +292,7 @@ function randomSlices(
   nodeNames: string[],
   zoneOf: (string | null)[],
   release: KubeProxyRelease,
+  family: Family = 'IPv4',
 ): Record<string, unknown>[] {
   // Before v1.36 the first copy of a duplicated endpoint stays, in Go's map order of the slices:
   // only identical copies are then a case with one answer.
@@ -259,8 +320,8 @@ function randomSlices(
         }
         continue;
       }
-      const ep = randomEndpoint(r, nodeNames, zoneOf);
-      const key = ep.addresses[0]!.split('.').map(Number).join('.');
+      const ep = randomEndpoint(r, nodeNames, zoneOf, family);
+      const key = family === 'IPv6' ? ep.addresses[0]! : ep.addresses[0]!.split('.').map(Number).join('.');
       if (seen.has(key)) continue;
       seen.set(key, ep);
       endpoints.push(ep);
@@ -270,7 +331,7 @@ function randomSlices(
   // Hints follow from each endpoint's own fields, so copies of one endpoint carry the same ones.
   for (const ep of slices.flat()) {
     const zone = { name: ep.zone ?? ZONES[0]! };
-    const lastOctet = Number(ep.addresses[0]!.split('.')[3]);
+    const lastOctet = Number(ep.addresses[0]!.split(/[.:]/).pop());
     if (hints === 'zones' || (hints === 'partial' && lastOctet % 4 !== 0)) {
       ep.hints = { forZones: [zone] };
     } else if (hints === 'nodes') {
@@ -282,11 +343,11 @@ function randomSlices(
     kind: 'EndpointSlice',
     metadata: {
       namespace,
-      name: `${service}-${i}`,
+      name: `${service}-${family === 'IPv6' ? 'v6-' : ''}${i}`,
       labels: { 'kubernetes.io/service-name': service },
       resourceVersion: '1',
     },
-    addressType: 'IPv4',
+    addressType: family,
     ports: [
       ...ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
       // Ports kube-proxy skips: no number, or no name field.

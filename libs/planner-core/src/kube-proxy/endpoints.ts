@@ -2,6 +2,7 @@ import {
   DEFAULT_KUBE_PROXY_RELEASE,
   releaseMinor,
   type EndpointSlice,
+  type IpFamily,
   type KubeProxyRelease,
   type Protocol,
 } from '@netledger/model';
@@ -10,7 +11,7 @@ import {
 export interface EndpointInfo {
   readonly ip: string;
   readonly port: number;
-  /** "ip:port", kube-proxy's Endpoint.String(); the sort key and the SEP hash input. */
+  /** "ip:port" ("[ip]:port" for IPv6), kube-proxy's Endpoint.String(); sort key and SEP hash input. */
   readonly hostPort: string;
   readonly nodeName: string | null;
   readonly ready: boolean;
@@ -30,7 +31,7 @@ export function endpointPortKey(portName: string, protocol: Protocol): string {
 }
 
 /**
- * Merges the IPv4 EndpointSlices of one Service into its endpoints per port, as kube-proxy does:
+ * Merges the EndpointSlices of one family of one Service into its endpoints per port, as kube-proxy does:
  * ports without a name field or a port number are ignored; an endpoint contributes its first
  * address; ready and serving default to true, terminating to false; an ip:port seen several times
  * is kept once: from v1.36 a later copy replaces an earlier one unless it is terminating; before,
@@ -41,10 +42,11 @@ export function endpointPortKey(portName: string, protocol: Protocol): string {
 export function endpointsOfService(
   slices: Iterable<EndpointSlice>,
   release: KubeProxyRelease = DEFAULT_KUBE_PROXY_RELEASE,
+  family: IpFamily = 'IPv4',
 ): Map<string, EndpointInfo[]> {
   const laterNonTerminatingWins = releaseMinor(release) >= 36;
   const ordered = [...slices]
-    .filter((s) => s.addressType === 'IPv4')
+    .filter((s) => s.addressType === family)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const byPort = new Map<string, Map<string, EndpointInfo>>();
   for (const slice of ordered) {
@@ -55,7 +57,7 @@ export function endpointsOfService(
       if (!set) byPort.set(key, (set = new Map()));
       for (const ep of slice.endpoints) {
         const ip = ep.addresses[0]!;
-        const hostPort = `${ip}:${p.port}`;
+        const hostPort = family === 'IPv6' ? `[${ip}]:${p.port}` : `${ip}:${p.port}`;
         const terminating = ep.terminating ?? false;
         if (set.has(hostPort) && (terminating || !laterNonTerminatingWins)) continue;
         set.set(hostPort, {

@@ -1,6 +1,9 @@
 import { LayeredMap } from './layered-map';
 import {
   DEFAULT_PROXY_CONFIG,
+  cidrContains,
+  type Cidr,
+  type IpFamily,
   defaultHostFacts,
   ipv4ToNumber,
   type EndpointSlice,
@@ -55,8 +58,8 @@ interface PortState {
   readonly cluster: readonly EndpointInfo[];
   /** Nodes holding endpoints of this port, when the port uses local endpoints. */
   readonly localNodes: ReadonlySet<string>;
-  /** Source ranges as [network, mask] numbers, when the port has a firewall chain. */
-  readonly firewall: readonly (readonly [number, number])[] | undefined;
+  /** Source ranges as [network, mask] numbers (IPv4) or CIDRs, when the port has a firewall chain. */
+  readonly firewall: readonly (readonly [number, number] | Cidr)[] | undefined;
   /** The nodes and zones its endpoints' topology hints single out, when they can. */
   readonly hints: TopologyHints | undefined;
   readonly sepChains: Map<string, Chain>;
@@ -125,7 +128,11 @@ export class KubeProxyPlanner {
   private changedNodes = new Set<string>();
   private changedAll = false;
 
-  constructor(config: ProxyConfig = DEFAULT_PROXY_CONFIG) {
+  /** `family`: the IP family of the proxier this plans for (kube-proxy runs one per family). */
+  constructor(
+    config: ProxyConfig = DEFAULT_PROXY_CONFIG,
+    readonly family: IpFamily = 'IPv4',
+  ) {
     this.config = config;
   }
 
@@ -358,10 +365,12 @@ export class KubeProxyPlanner {
   /** A loadBalancerSourceRange of the port contains the node's IP. */
   private allowsNode(state: PortState, profile: NodeProfile): boolean {
     const ip = profile.nodeIPNumber;
-    return (
-      state.firewall !== undefined &&
-      ip !== undefined &&
-      state.firewall.some(([network, mask]) => (ip & mask) >>> 0 === network)
+    const nodeIP = profile.nodeIP;
+    if (state.firewall === undefined || nodeIP === undefined) return false;
+    return state.firewall.some((range) =>
+      Array.isArray(range)
+        ? ip !== undefined && (ip & range[1]) >>> 0 === range[0]
+        : cidrContains(range as Cidr, nodeIP),
     );
   }
 
@@ -387,9 +396,10 @@ export class KubeProxyPlanner {
       const endpointsByPort = endpointsOfService(
         [...sliceKeys].map((k) => this.slices.get(k)!),
         this.config.release,
+        this.family,
       );
       const names: string[] = [];
-      for (const sp of servicePortsOf(service)) {
+      for (const sp of servicePortsOf(service, this.family)) {
         const endpoints = endpointsByPort.get(endpointPortKey(sp.endpointPortName, sp.protocol)) ?? [];
         this.addPort(sp, endpoints, previous.get(sp.portName));
         names.push(sp.portName);
@@ -415,6 +425,7 @@ export class KubeProxyPlanner {
       localNodes,
       firewall: hasFirewall
         ? sp.loadBalancerSourceRanges.map((c) => {
+            if (c.family === 'IPv6') return c;
             const mask = c.prefix === 0 ? 0 : (~0 << (32 - c.prefix)) >>> 0;
             return [(ipv4ToNumber(c.address) & mask) >>> 0, mask] as const;
           })
@@ -494,7 +505,12 @@ export class KubeProxyPlanner {
     let profile = this.profiles.get(nodeName);
     if (!profile) {
       const node = this.nodes.get(nodeName);
-      profile = nodeProfile(this.config, this.hostFacts.get(nodeName) ?? defaultHostFacts(node), node);
+      profile = nodeProfile(
+        this.config,
+        this.hostFacts.get(nodeName) ?? defaultHostFacts(node),
+        node,
+        this.family,
+      );
       this.profiles.set(nodeName, profile);
     }
     return profile;

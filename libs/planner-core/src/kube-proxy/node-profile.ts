@@ -1,9 +1,11 @@
 import {
   cidrContains,
+  ipFamily,
   ipv4ToNumber,
   parseCidr,
   releaseMinor,
   type HostFacts,
+  type IpFamily,
   type Node,
   type ProxyConfig,
 } from '@netledger/model';
@@ -30,9 +32,9 @@ export interface NodeProfile {
   readonly nfacctInvalidDropped: boolean;
   readonly randomFully: boolean;
   readonly conntrackTcpBeLiberal: boolean;
-  /** The node's primary IPv4 (for loadBalancerSourceRanges that contain the node). */
+  /** The node's primary IP of the family (for loadBalancerSourceRanges that contain the node). */
   readonly nodeIP: string | undefined;
-  /** nodeIP as an unsigned 32-bit number. */
+  /** nodeIP as an unsigned 32-bit number (IPv4 only). */
   readonly nodeIPNumber: number | undefined;
   /** The Node's topology.kubernetes.io/zone label ('' when none): topology hints read it. */
   readonly zone: string;
@@ -45,30 +47,42 @@ export interface NodeProfile {
 const LOOPBACK = '127.0.0.1';
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
-/** The node's primary IPv4: its first InternalIP, else its first ExternalIP. */
-export function primaryNodeIP(node: Node | undefined): string | undefined {
-  const v4 = (node?.addresses ?? []).filter((a) => !a.address.includes(':'));
-  return (v4.find((a) => a.type === 'InternalIP') ?? v4.find((a) => a.type === 'ExternalIP'))?.address;
+/** The node's primary IP of `family`: its first InternalIP, else its first ExternalIP. */
+export function primaryNodeIP(node: Node | undefined, family: IpFamily = 'IPv4'): string | undefined {
+  const of = (node?.addresses ?? []).filter((a) => ipFamily(a.address) === family);
+  return (of.find((a) => a.type === 'InternalIP') ?? of.find((a) => a.type === 'ExternalIP'))?.address;
 }
 
-/** kube-proxy's NodePortAddresses for IPv4: match-all, or the CIDRs to pick host addresses from. */
-function nodePortCidrs(config: ProxyConfig, nodeIP: string | undefined) {
+const isLoopback = (ip: string) => ip.startsWith('127.') || ip === '::1';
+
+/**
+ * kube-proxy's NodePortAddresses for one family: match-all, or the CIDRs to pick host addresses
+ * from. Localhost NodePorts exist only for IPv4 (ContainsIPv4Loopback).
+ */
+function nodePortCidrs(config: ProxyConfig, nodeIP: string | undefined, family: IpFamily) {
+  const v6 = family === 'IPv6';
   const cidrs = config.nodePortAddresses.flatMap((text) => {
     // kube-proxy's keywords (cmd/kube-proxy's expandNodePortAddressKeywords).
-    if (text === 'primary') return nodeIP && !nodeIP.startsWith('127.') ? [parseCidr(`${nodeIP}/32`)!] : [];
-    if (text === 'localhost') return [parseCidr('127.0.0.0/8')!];
-    if (text === 'all') return [parseCidr('0.0.0.0/0')!];
+    if (text === 'primary')
+      return nodeIP && !isLoopback(nodeIP) ? [parseCidr(`${nodeIP}/${v6 ? 128 : 32}`)!] : [];
+    if (text === 'localhost') return [parseCidr(v6 ? '::1/128' : '127.0.0.0/8')!];
+    if (text === 'all') return [parseCidr(v6 ? '::/0' : '0.0.0.0/0')!];
     const cidr = parseCidr(text)!;
-    return cidr.family === 'IPv4' ? [cidr] : [];
+    return cidr.family === family ? [cidr] : [];
   });
-  // No IPv4 CIDR at all (even when IPv6 ones were given) means 0.0.0.0/0: every local address.
+  // No CIDR of the family at all (even when the other's were given) means every local address.
   const matchAll = cidrs.length === 0 || cidrs.some((c) => c.prefix === 0);
   const containsLoopback =
-    matchAll || cidrs.some((c) => cidrContains(c, LOOPBACK) || c.address.startsWith('127.'));
+    !v6 && (matchAll || cidrs.some((c) => cidrContains(c, LOOPBACK) || c.address.startsWith('127.')));
   return { cidrs, matchAll, containsLoopback };
 }
 
-function localDetectOf(config: ProxyConfig, node: Node | undefined): NodeProfile['localDetect'] {
+function localDetectOf(
+  config: ProxyConfig,
+  node: Node | undefined,
+  family: IpFamily,
+): NodeProfile['localDetect'] {
+  const ofFamily = (cidr: string) => ipFamily(cidr.split('/')[0]!) === family;
   const by = (match: string) => ({ ifLocal: match, ifNotLocal: `! ${match}` });
   switch (config.detectLocalMode) {
     case 'BridgeInterface':
@@ -76,47 +90,58 @@ function localDetectOf(config: ProxyConfig, node: Node | undefined): NodeProfile
     case 'InterfaceNamePrefix':
       return by(`-i ${config.interfaceNamePrefix}+`);
     case 'NodeCIDR': {
-      const cidr = node?.podCIDRs.find((c) => !c.includes(':'));
+      const cidr = node?.podCIDRs.find(ofFamily);
       return cidr ? by(`-s ${cidr}`) : null;
     }
     case 'ClusterCIDR': {
-      const cidr = config.clusterCIDRs.find((c) => !c.includes(':'));
+      const cidr = config.clusterCIDRs.find(ofFamily);
       return cidr ? by(`-s ${cidr}`) : null;
     }
   }
 }
 
-function compareIPv4(a: string, b: string): number {
+function compareIPs(a: string, b: string): number {
+  if (a.includes(':') || b.includes(':')) return a < b ? -1 : a > b ? 1 : 0;
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);
   for (let i = 0; i < 4; i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!;
   return 0;
 }
 
-/** Computes the profile of `node` under `config`, given what its host reported (or defaults). */
-export function nodeProfile(config: ProxyConfig, facts: HostFacts, node: Node | undefined): NodeProfile {
-  const nodeIP = primaryNodeIP(node);
-  const npa = nodePortCidrs(config, nodeIP);
+/**
+ * Computes the profile of `node` under `config` for the proxier of `family`, given what its host
+ * reported (or defaults).
+ */
+export function nodeProfile(
+  config: ProxyConfig,
+  facts: HostFacts,
+  node: Node | undefined,
+  family: IpFamily = 'IPv4',
+): NodeProfile {
+  const nodeIP = primaryNodeIP(node, family);
+  const npa = nodePortCidrs(config, nodeIP, family);
   const localhostNodePorts = config.localhostNodePorts && npa.containsLoopback;
 
   let destinations: string[];
   if (npa.matchAll) {
-    destinations = [`-m addrtype --dst-type LOCAL${localhostNodePorts ? '' : ' ! -d 127.0.0.0/8'}`];
+    // Localhost NodePorts never work for IPv6, and for IPv4 only with route_localnet.
+    const notLocalhost = family === 'IPv6' ? ' ! -d ::1/128' : localhostNodePorts ? '' : ' ! -d 127.0.0.0/8';
+    destinations = [`-m addrtype --dst-type LOCAL${notLocalhost}`];
   } else {
     const ips = new Set<string>();
     for (const address of facts.interfaceAddresses) {
       const ip = address.split('/')[0]!;
-      if (ip.includes(':')) continue;
+      if (ipFamily(ip) !== family) continue;
       if (npa.cidrs.some((c) => cidrContains(c, ip))) ips.add(ip);
     }
     // kube-proxy logs and skips loopback addresses when localhost NodePorts are off.
     destinations = [...ips]
-      .filter((ip) => localhostNodePorts || !ip.startsWith('127.'))
-      .sort(compareIPv4)
+      .filter((ip) => localhostNodePorts || !isLoopback(ip))
+      .sort(compareIPs)
       .map((ip) => `-d ${ip}`);
   }
 
-  const localDetect = localDetectOf(config, node);
+  const localDetect = localDetectOf(config, node, family);
   const nfacct = new Set(facts.nfacctCounters);
   const profile = {
     mark: `0x${(2 ** config.masqueradeBit).toString(16)}`,
@@ -129,7 +154,7 @@ export function nodeProfile(config: ProxyConfig, facts: HostFacts, node: Node | 
     randomFully: releaseMinor(config.release) >= 37 || facts.randomFully,
     conntrackTcpBeLiberal: config.conntrackTcpBeLiberal || facts.conntrackTcpBeLiberal,
     nodeIP,
-    nodeIPNumber: nodeIP === undefined ? undefined : ipv4ToNumber(nodeIP),
+    nodeIPNumber: nodeIP === undefined || family === 'IPv6' ? undefined : ipv4ToNumber(nodeIP),
     nodePortDestinations: destinations,
     zone: node?.labels[ZONE_LABEL] ?? '',
   };

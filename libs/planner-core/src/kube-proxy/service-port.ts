@@ -1,9 +1,10 @@
-import { ipFamily, parseCidr, type Cidr, type Protocol, type Service } from '@netledger/model';
+import { ipFamily, parseCidr, type Cidr, type IpFamily, type Protocol, type Service } from '@netledger/model';
 import { serviceChainNames, type ServiceChainNames } from './chain-names';
 
 /**
- * One port of one Service as kube-proxy's IPv4 proxier sees it (pkg/proxy/serviceport.go):
- * only IPv4 addresses, VIP-mode load-balancer ingress, policies resolved.
+ * One port of one Service as kube-proxy's proxier of one IP family sees it
+ * (pkg/proxy/serviceport.go): only that family's addresses, VIP-mode load-balancer ingress,
+ * policies resolved.
  */
 export interface ServicePortInfo {
   /** "namespace/name:port", or "namespace/name" for an unnamed port: kube-proxy's ServicePortName. */
@@ -46,18 +47,21 @@ export function usesLocalEndpoints(sp: ServicePortInfo): boolean {
   return sp.internalPolicyLocal || (externallyAccessible(sp) && sp.externalPolicyLocal);
 }
 
-/** The Service is one kube-proxy programs at all: it has an IPv4 cluster IP and is not ExternalName. */
-function ipv4ClusterIP(service: Service): string | undefined {
+/** The Service's cluster IP of `family`, if kube-proxy programs it at all (not ExternalName). */
+function clusterIPOf(service: Service, family: IpFamily): string | undefined {
   if (service.type === 'ExternalName') return undefined;
-  return service.clusterIPs.find((ip) => ipFamily(ip) === 'IPv4');
+  return service.clusterIPs.find((ip) => ipFamily(ip) === family);
 }
 
-/** The service ports kube-proxy's IPv4 proxier programs for `service` (none for headless ones). */
-export function servicePortsOf(service: Service): ServicePortInfo[] {
-  const clusterIP = ipv4ClusterIP(service);
+/**
+ * The service ports kube-proxy's proxier of `family` programs for `service`: none for headless
+ * ones, nor for a Service without a cluster IP of that family (single-stack of the other).
+ */
+export function servicePortsOf(service: Service, family: IpFamily = 'IPv4'): ServicePortInfo[] {
+  const clusterIP = clusterIPOf(service, family);
   if (clusterIP === undefined) return [];
   const serviceKey = `${service.namespace}/${service.name}`;
-  const isV4 = (ip: string) => ipFamily(ip) === 'IPv4';
+  const ofFamily = (ip: string) => ipFamily(ip) === family;
   const externallyAccessibleService =
     service.type === 'LoadBalancer' ||
     service.type === 'NodePort' ||
@@ -65,11 +69,11 @@ export function servicePortsOf(service: Service): ServicePortInfo[] {
   const externalPolicyLocal = externallyAccessibleService && service.externalTrafficPolicy === 'Local';
   // kube-proxy reads status.loadBalancer whatever the type; Proxy-mode addresses are the LB's job.
   const loadBalancerVIPs = service.loadBalancerIngress
-    .filter((i) => i.ipMode === 'VIP' && isV4(i.ip))
+    .filter((i) => i.ipMode === 'VIP' && ofFamily(i.ip))
     .map((i) => i.ip);
   const ranges = service.loadBalancerSourceRanges
     .map((text) => parseCidr(text)!)
-    .filter((c) => c.family === 'IPv4');
+    .filter((c) => c.family === family);
   // A range of /0 allows everyone: kube-proxy then writes no firewall at all.
   const sourceRanges = ranges.some((c) => c.prefix === 0) ? [] : ranges;
   return service.ports.map((p) => {
@@ -84,7 +88,7 @@ export function servicePortsOf(service: Service): ServicePortInfo[] {
       clusterIP,
       port: p.port,
       nodePort: p.nodePort,
-      externalIPs: service.externalIPs.filter(isV4),
+      externalIPs: service.externalIPs.filter(ofFamily),
       loadBalancerVIPs,
       loadBalancerSourceRanges: sourceRanges,
       sessionAffinityClientIP: service.sessionAffinity === 'ClientIP',
