@@ -1,7 +1,6 @@
 import {
   DEFAULT_KUBE_PROXY_RELEASE,
   DEFAULT_OVERLAY_CONFIG,
-  nodeState,
   parseKubeProxyConfiguration,
   validateObject,
   type HostFacts,
@@ -10,7 +9,7 @@ import {
   type NodeState,
   type ProxyConfig,
 } from '@netledger/model';
-import { KubeProxyPlanner, NetworkPlanner, kubeProxyTables, nodeStateOf } from '@netledger/planner-core';
+import { KubeProxyPlanner, NetworkPlanner, kubeProxyStateOf, nodeStateOf } from '@netledger/planner-core';
 import type { KubeProxyReference } from './kube-proxy-reference';
 import { netledgerRules, referenceRules, type ChainRules } from './iptables-comparison';
 import {
@@ -54,21 +53,7 @@ function plannerFor(config: ProxyConfig, family: Family): Planner {
     return Object.assign(planner, { stateOf: (node: string) => nodeStateOf(planner.planNode(node)) });
   }
   const planner = new KubeProxyPlanner(config, family);
-  return Object.assign(planner, {
-    stateOf: (node: string) => {
-      const t = kubeProxyTables(planner.planNode(node));
-      return nodeState({
-        chains: [t.filter, t.nat].flatMap((table) =>
-          table.chains.map((c) => ({ table: table.name, chain: c.name, rules: c.rules })),
-        ),
-        jumps: t.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
-        devices: [],
-        routes: [],
-        neighbours: [],
-        fdb: [],
-      });
-    },
-  });
+  return Object.assign(planner, { stateOf: (node: string) => kubeProxyStateOf(planner.planNode(node)) });
 }
 
 function proxyConfigOf(s: ProxySettings, release: KubeProxyRelease) {

@@ -12,7 +12,7 @@ import { diffCommand } from './diff-command';
 import { planCommand } from './plan-command';
 
 const USAGE = `usage:
-  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--kube-proxy-version v1.34..v1.37] [--output iptables|iptables-restore|iproute2|json]
+  netledger plan --cluster FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--kube-proxy-version v1.34..v1.37] [--output iptables|iptables-restore|ip6tables|ip6tables-restore|iproute2|json]
   netledger diff --from FILE --to FILE --node NAME [--proxy-config FILE] [--net-conf FILE] [--host FILE] [--kube-proxy-version V]
 
   Questions to the API (--api URL, --token T; or NETLEDGER_API, NETLEDGER_TOKEN):
@@ -28,8 +28,9 @@ const USAGE = `usage:
   --net-conf       flannel's net-conf.json (Network, Backend.Type vxlan, VNI, Port, MTU, DirectRouting)
   --host           what the node's host has: {"interfaceAddresses": [...], "iptables": {"randomFully": true, "nfacct": [...]}, "underlayMtu": 1500}
   --output         iptables (as iptables-save will show Netledger's rules on the node, the built-in chains'
-                   jumps included, default), iptables-restore (the input kube-proxy writes), iproute2
-                   (ip/bridge -batch lines) or json`;
+                   jumps included, default), iptables-restore (the input kube-proxy writes),
+                   ip6tables and ip6tables-restore (the same, of kube-proxy's IPv6 proxier), iproute2
+                   (ip/bridge -batch lines) or json (both families)`;
 
 const PLANNING_OPTIONS = {
   node: { type: 'string' },

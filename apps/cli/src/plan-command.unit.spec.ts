@@ -104,6 +104,32 @@ describe('netledger plan', () => {
     ]);
   });
 
+  it("prints kube-proxy's IPv6 rules of a dual-stack cluster as ip6tables, and both families in JSON", () => {
+    const plan = (output: string) =>
+      cli('plan', '--cluster', f('dual-stack-cluster.yaml'), '--node', 'node-a', '--output', output);
+    const v6 = plan('ip6tables');
+    expect(v6.status).toBe(0);
+    expect(v6.out).toContain(
+      '-d fd00:10:96::10/128 -p tcp -m comment --comment "default/web:http cluster IP"',
+    );
+    expect(v6.out).toContain('--to-destination [fd00:10:244:2::5]:8080');
+    // No localhost NodePorts in IPv6: the tail rule leaves ::1 out.
+    expect(v6.out).toContain('! -d ::1/128');
+    expect(v6.out).not.toContain('10.96.0.10');
+    const restore = plan('ip6tables-restore');
+    expect(restore.out).toContain(
+      '-A KUBE-SERVICES -m comment --comment "default/web:http cluster IP" -m tcp -p tcp -d fd00:10:96::10 --dport 80',
+    );
+    const v4 = plan('iptables');
+    expect(v4.out).toContain('10.96.0.10');
+    expect(v4.out).not.toContain('fd00:');
+    const json = JSON.parse(plan('json').out) as {
+      ipv6: { chains: { table: string; chain: string; rules: string[] }[] };
+    };
+    const services = json.ipv6.chains.find((c) => c.table === 'nat' && c.chain === 'KUBE-SERVICES')!;
+    expect(services.rules.some((r) => r.includes('-d fd00:10:96::10'))).toBe(true);
+  });
+
   it('writes the rules of an older kube-proxy when asked (--kube-proxy-version), and refuses others', () => {
     const host = writeTemp('{"iptables": {"randomFully": false}}');
     const plan = (...extra: string[]) =>
@@ -185,7 +211,7 @@ describe('netledger plan', () => {
     expect(usage.err).toContain('plan needs --cluster and --node');
     expect(cli('plan', '--bogus').status).toBe(2);
     expect(cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--output', 'xml').err).toContain(
-      'expected iptables, iptables-restore, iproute2 or json',
+      'expected iptables, iptables-restore, ip6tables, ip6tables-restore, iproute2 or json',
     );
     expect(
       cli('plan', '--cluster', f('cluster.yaml'), '--node', 'node-a', '--net-conf', f('host.json')).err,

@@ -45,6 +45,12 @@ export interface ModelChanges {
 export class NetworkPlanner {
   readonly kubeProxy: KubeProxyPlanner;
   readonly overlay: OverlayPlanner;
+  /**
+   * Services with an IPv6 cluster IP and IPv6 EndpointSlices, by "kind/namespace/name": kube-proxy's
+   * IPv6 proxier would program them; node states carry IPv4 only so far, so they are counted and
+   * said (the planner's netledger_planner_ipv6_objects_unprogrammed), never silently dropped.
+   */
+  private readonly ipv6Objects = new Set<string>();
 
   constructor(
     proxyConfig: ProxyConfig = DEFAULT_PROXY_CONFIG,
@@ -57,11 +63,23 @@ export class NetworkPlanner {
   upsert(object: KubeObject): void {
     this.kubeProxy.upsert(object);
     if (object.kind === 'Node') this.overlay.upsertNode(object);
+    const key = `${object.kind}/${object.kind === 'Node' ? '' : object.namespace}/${object.name}`;
+    const ipv6 =
+      (object.kind === 'Service' && object.clusterIPs.some((ip) => ip.includes(':'))) ||
+      (object.kind === 'EndpointSlice' && object.addressType === 'IPv6');
+    if (ipv6) this.ipv6Objects.add(key);
+    else this.ipv6Objects.delete(key);
   }
 
   remove(kind: KubeObject['kind'], namespace: string, name: string): void {
     this.kubeProxy.remove(kind, namespace, name);
     if (kind === 'Node') this.overlay.removeNode(name);
+    this.ipv6Objects.delete(`${kind}/${kind === 'Node' ? '' : namespace}/${name}`);
+  }
+
+  /** How many IPv6 Services and EndpointSlices node states do not carry yet (see ipv6Objects). */
+  ipv6ObjectsUnprogrammed(): number {
+    return this.ipv6Objects.size;
   }
 
   setHostFacts(node: string, facts: HostFacts | undefined): void {
@@ -98,6 +116,24 @@ export function peerEntriesOn(
   if (!entries) return { routes: [], neighbours: [], fdb: [] };
   if (routesDirectly(plan, entries.node)) return { routes: [entries.directRoute], neighbours: [], fdb: [] };
   return { routes: [entries.route], neighbours: [entries.neighbour], fdb: [entries.fdb] };
+}
+
+/**
+ * The iptables half of a node state from a kube-proxy plan alone: what the CLI shows of a family
+ * the node state does not carry yet (IPv6; see docs/kube-proxy-fidelity.md).
+ */
+export function kubeProxyStateOf(plan: NodeProxyPlan): NodeState {
+  const tables = kubeProxyTables(plan);
+  return nodeState({
+    chains: [tables.filter, tables.nat].flatMap((table) =>
+      table.chains.map((c) => ({ table: table.name, chain: c.name, rules: c.rules })),
+    ),
+    jumps: tables.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
+    devices: [],
+    routes: [],
+    neighbours: [],
+    fdb: [],
+  });
 }
 
 /**

@@ -3,7 +3,7 @@
  * 1.8, nf_tables and legacy alike), so that desired and actual rules compare as text. Covers the
  * matches and targets kube-proxy and flannel use; anything else passes through unchanged.
  *
- *  - `[!] -s`, `[!] -d` and `-p` move to the front in that order; host addresses gain /32;
+ *  - `[!] -s`, `[!] -d` and `-p` move to the front in that order; host addresses gain /32 (/128 for IPv6);
  *  - comments are always quoted;
  *  - `-m recent` options are printed in the kernel's order with its defaults;
  *  - `-m statistic --probability p` becomes the value the kernel stores (p·2³¹ rounded, %.11f);
@@ -73,7 +73,7 @@ function recent(tokens: string[], start: number, out: string[]): number {
 }
 
 function withPrefix(address: string): string {
-  return address.includes('/') ? address : `${address}/32`;
+  return address.includes('/') ? address : `${address}/${address.includes(':') ? 128 : 32}`;
 }
 
 /** Splits on spaces, keeping "double quoted" words whole (quotes included). */
