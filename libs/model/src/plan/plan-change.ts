@@ -88,6 +88,7 @@ const overlayNode = z.object({
   vtepMac: mac,
   underlayMtu: mtu,
   underlaySubnet: cidr.optional(),
+  deviceIp: ip.optional(),
 });
 const route = z.object({ dst: cidrText, via: ip, dev: deviceName.nullable(), onlink: z.boolean() });
 const neighbour = z.object({ dev: deviceName, ip, lladdr: mac });
@@ -191,6 +192,12 @@ export interface OverlayLease {
   readonly vtepMac: string;
   readonly underlayMtu: number;
   readonly underlaySubnet?: Cidr | undefined;
+  /**
+   * The address the node's own VXLAN device sends from, where it is not publicIp: with flannel's
+   * public-ip-overwrite, peers send to the overwrite, but flannel's device keeps the node's own
+   * (interface) address as its local address.
+   */
+  readonly deviceIp?: string | undefined;
 }
 
 /** The node's own overlay: its lease, its VXLAN device, flannel's rules for its subnet. */

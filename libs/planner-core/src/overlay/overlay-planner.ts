@@ -116,7 +116,7 @@ export class OverlayPlanner {
       name: deviceName(config),
       vni: config.vni,
       port: config.port,
-      localIp: self.publicIp,
+      localIp: self.deviceIp ?? self.publicIp,
       mac: self.vtepMac,
       // flannel subtracts the VXLAN overhead from the configured or underlay MTU.
       mtu: (config.mtu ?? self.underlayMtu) - 50,
@@ -165,6 +165,7 @@ function sameOverlayNode(a: OverlayNode | undefined, b: OverlayNode | undefined)
     a.subnet.address === b.subnet.address &&
     a.subnet.prefix === b.subnet.prefix &&
     a.publicIp === b.publicIp &&
+    a.deviceIp === b.deviceIp &&
     a.vtepMac === b.vtepMac &&
     a.underlayMtu === b.underlayMtu &&
     a.underlaySubnet?.address === b.underlaySubnet?.address &&

@@ -95,6 +95,11 @@ describe('flannel vxlan overlay', () => {
     expect(derivedVtepMac('node-e')).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
     expect(derivedVtepMac('node-e')).toBe(derivedVtepMac('node-e'));
     expect(derivedVtepMac('node-e')).not.toBe(derivedVtepMac('node-f'));
+    // Peers send to the overwrite; flannel's own device keeps the node's address as its local one.
+    const f = nodeStateOf(p.planNode('node-f'));
+    expect([...f.devices.values()][0]!.localIp).toBe('10.0.0.6');
+    const e = nodeStateOf(p.planNode('node-e'));
+    expect([...e.devices.values()][0]!.localIp).toBe('192.168.58.5');
   });
 
   it('DirectRouting: a peer on the same underlay subnet gets a plain route via its public IP and no VTEP entries', () => {
