@@ -205,6 +205,52 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     expect([...answers].sort()).toEqual(['pod-11', 'pod-21']);
   });
 
+  it('topology hints: each node sends a zoned service to its own zone, and to every endpoint once a hint is missing', async () => {
+    const { apiserver } = pipeline;
+    const inZone = (name: string, n: number, zone: string) => {
+      const raw = rawNode(name, `198.18.0.${10 + n}`, `10.244.${n}.0/24`);
+      const metadata = raw.metadata as Record<string, unknown>;
+      return { ...raw, metadata: { ...metadata, labels: { 'topology.kubernetes.io/zone': zone } } };
+    };
+    // pod-11 on node-a (zone-a), pod-21 on node-b (zone-b); node-c is in zone-b too.
+    const zonedSlice = (hinted: boolean) => {
+      const raw = rawSlice('default', 'zoned-1', 'zoned', [{ name: 'http', port: 8080 }], [POD_11, POD_21]);
+      const endpoints = (raw.endpoints as Record<string, unknown>[]).map((ep, i) =>
+        hinted || i === 0 ? { ...ep, hints: { forZones: [{ name: i === 0 ? 'zone-a' : 'zone-b' }] } } : ep,
+      );
+      return { ...raw, endpoints };
+    };
+    await change(() => {
+      apiserver.apply(inZone('node-a', 1, 'zone-a'));
+      apiserver.apply(inZone('node-b', 2, 'zone-b'));
+      apiserver.apply(inZone('node-c', 3, 'zone-b'));
+      apiserver.apply(
+        rawService('default', 'zoned', {
+          clusterIP: '10.96.0.20',
+          ports: [{ name: 'http', port: 80 }],
+        }) as Record<string, unknown>,
+      );
+      apiserver.apply(zonedSlice(true));
+    });
+    const answers = (pod: string) =>
+      new Set(Array.from({ length: 16 }, () => curl(pod, 'http://10.96.0.20/')));
+    const same = (a: Set<string>, b: string[]) => a.size === b.length && b.every((x) => a.has(x));
+    await eventually(
+      () => same(answers('pod-12'), ['pod-11']) && same(answers('pod-31'), ['pod-21']),
+      "each node's traffic to stay in its zone",
+      60_000,
+    );
+    await converged();
+    expect(answers('pod-12')).toEqual(new Set(['pod-11']));
+    expect(answers('pod-22')).toEqual(new Set(['pod-21']));
+    expect(answers('pod-31')).toEqual(new Set(['pod-21']));
+    // One endpoint without a hint: kube-proxy ignores the hints, and so does every node here.
+    await change(() => apiserver.apply(zonedSlice(false)));
+    await eventually(() => same(answers('pod-12'), ['pod-11', 'pod-21']), 'the hints to be dropped', 60_000);
+    await converged();
+    expect(answers('pod-31')).toEqual(new Set(['pod-11', 'pod-21']));
+  });
+
   it("holds every rule as `plan --output iptables` lists it, the built-in chains' jumps in the same order", () => {
     /** `-A` lines per table and chain, in order. */
     const byChain = (text: string) => {

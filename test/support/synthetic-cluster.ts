@@ -7,6 +7,12 @@ export interface SyntheticClusterSpec {
   /** Average endpoints per service. */
   endpointsPerService: number;
   seed?: number;
+  /**
+   * Zones the nodes are spread over (topology.kubernetes.io/zone, round robin), every endpoint
+   * hinted for its node's zone, as the EndpointSlice controller does for trafficDistribution
+   * PreferSameZone. Absent: no zones, no hints.
+   */
+  zones?: number;
 }
 
 export interface SyntheticCluster {
@@ -28,6 +34,7 @@ export function prng(seed: number): () => number {
 }
 
 export const nodeName = (i: number) => `node-${i}`;
+const zoneName = (i: number) => `zone-${String.fromCharCode(97 + i)}`;
 const podIp = (nodeIndex: number, host: number) => `10.${64 + (nodeIndex >> 8)}.${nodeIndex & 255}.${host}`;
 
 /**
@@ -43,7 +50,7 @@ export function syntheticCluster(spec: SyntheticClusterSpec): SyntheticCluster {
     nodes.push({
       kind: 'Node',
       name: nodeName(i),
-      labels: {},
+      labels: spec.zones ? { 'topology.kubernetes.io/zone': zoneName(i % spec.zones) } : {},
       annotations: {},
       flannelPublicIp: null,
       flannelVtepMac: null,
@@ -98,8 +105,8 @@ export function syntheticCluster(spec: SyntheticClusterSpec): SyntheticCluster {
         serving: true,
         terminating: false,
         nodeName: nodeName(n),
-        zone: null,
-        hintsForZones: [],
+        zone: spec.zones ? zoneName(n % spec.zones) : null,
+        hintsForZones: spec.zones ? [zoneName(n % spec.zones)] : [],
         hintsForNodes: [],
       });
     }

@@ -49,7 +49,8 @@ import {
  *
  * A ServiceTable is rebuilt lazily, sharing every fragment that did not change; overrides are the
  * few ports whose fragment on n differs from the table's (local endpoints on n, n inside a
- * loadBalancerSourceRange, or topology hints that name n or its zone).
+ * loadBalancerSourceRange, or node hints that name n); zone hints are the table's own, nodes of a
+ * zone sharing one table.
  */
 
 interface PortState {
@@ -94,7 +95,9 @@ export class KubeProxyPlanner {
   private readonly ports = new Map<string, PortState>();
   private readonly portsByService = new Map<string, readonly string[]>();
   private readonly localPortsByNode = new Map<string, Set<string>>();
-  /** Ports whose fragment depends on a node's IP (source ranges) or name and zone (hints). */
+  /** Ports whose endpoints' node hints name the node (its fragment may be a same-node one). */
+  private readonly hintedPortsByNode = new Map<string, Set<string>>();
+  /** Ports whose fragment depends on a node's IP (loadBalancerSourceRanges). */
   private readonly profilePorts = new Set<string>();
   private totalEndpoints = 0;
   private largeClusterMode = false;
@@ -116,8 +119,8 @@ export class KubeProxyPlanner {
   /** Nodes holding an override of each port. */
   private readonly overridden = new Map<string, Set<string>>();
   /**
-   * profilePorts that changed, in order: which nodes they concern depends on each node's IP, name
-   * or zone, so every node reads them; a plan remembers how far it has.
+   * profilePorts that changed, in order: which nodes they concern depends on each node's IP, so
+   * every node reads them; a plan remembers how far it has.
    */
   private profileLog: string[] = [];
   private profileLogBase = 0;
@@ -289,6 +292,10 @@ export class KubeProxyPlanner {
       for (const portName of this.localPortsByNode.get(nodeName) ?? NO_NODES) {
         this.override(overrides, services, this.ports.get(portName)!, profile, nodeName);
       }
+      for (const portName of this.hintedPortsByNode.get(nodeName) ?? NO_NODES) {
+        if (!overrides.has(portName))
+          this.override(overrides, services, this.ports.get(portName)!, profile, nodeName);
+      }
       for (const portName of this.profilePorts) {
         const state = this.ports.get(portName)!;
         if (!overrides.has(portName) && this.concerns(state, profile, nodeName))
@@ -333,7 +340,8 @@ export class KubeProxyPlanner {
     };
     for (const node of state.localNodes) mark(node);
     for (const node of this.overridden.get(portName) ?? NO_NODES) mark(node);
-    if (state.firewall || state.hints) {
+    for (const node of state.hints?.nodes ?? NO_NODES) mark(node);
+    if (state.firewall) {
       this.profileLog.push(portName);
       if (this.profileLog.length > 100_000) {
         // Nodes planned before the trimmed part are planned afresh.
@@ -355,11 +363,13 @@ export class KubeProxyPlanner {
     if (fragment !== services.fragments.get(state.sp.portName)) overrides.set(state.sp.portName, fragment);
   }
 
-  /** The node's fragment of the port differs from the default by its IP, name or zone. */
+  /**
+   * The node's fragment of the port differs from its table's by its IP or name (beside its local
+   * endpoints): a source range holds it, or node hints name it. Zone hints do not: nodes of one
+   * zone take one table (the zone is part of the profile's serviceKey).
+   */
   private concerns(state: PortState, profile: NodeProfile, nodeName: string): boolean {
-    return (
-      this.allowsNode(state, profile) || topologyModeAt(state.hints, { nodeName, zone: profile.zone }) !== ''
-    );
+    return this.allowsNode(state, profile) || (state.hints?.nodes?.has(nodeName) ?? false);
   }
 
   /** A loadBalancerSourceRange of the port contains the node's IP. */
@@ -441,7 +451,12 @@ export class KubeProxyPlanner {
       if (!set) this.localPortsByNode.set(node, (set = new Set()));
       set.add(sp.portName);
     }
-    if (hasFirewall || state.hints) this.profilePorts.add(sp.portName);
+    for (const node of state.hints?.nodes ?? NO_NODES) {
+      let set = this.hintedPortsByNode.get(node);
+      if (!set) this.hintedPortsByNode.set(node, (set = new Set()));
+      set.add(sp.portName);
+    }
+    if (hasFirewall) this.profilePorts.add(sp.portName);
     this.portChanged(sp.portName, state);
   }
 
@@ -454,6 +469,11 @@ export class KubeProxyPlanner {
       const set = this.localPortsByNode.get(node);
       set?.delete(portName);
       if (set?.size === 0) this.localPortsByNode.delete(node);
+    }
+    for (const node of state.hints?.nodes ?? NO_NODES) {
+      const set = this.hintedPortsByNode.get(node);
+      set?.delete(portName);
+      if (set?.size === 0) this.hintedPortsByNode.delete(node);
     }
     this.profilePorts.delete(portName);
     this.portChanged(portName, state);
@@ -555,8 +575,8 @@ export class KubeProxyPlanner {
             .local.map((ep) => ep.hostPort)
             .join(',')
         : '';
-    // Hints single out the node by name or by zone; nodes of one zone share their fragment.
-    const at = { nodeName: nodeName ?? '', zone: nodeName === undefined ? '' : profile.zone };
+    // Hints single out the node by name, or its zone: the table's (default) fragment is its zone's.
+    const at = { nodeName: nodeName ?? '', zone: profile.zone };
     const mode = topologyModeAt(state.hints, at);
     const topology =
       mode === 'PreferSameNode' ? `n:${at.nodeName}` : mode === 'PreferSameZone' ? `z:${at.zone}` : '';

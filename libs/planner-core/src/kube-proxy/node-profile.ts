@@ -162,6 +162,8 @@ export function nodeProfile(
     profile.masqueradeAll,
     localDetect?.ifLocal ?? '',
     profile.nfacctLocalhostNodePorts,
+    // Zone hints make a zone's nodes share what other zones' do not (no key change without zones).
+    ...(profile.zone ? [profile.zone] : []),
   ].join('|');
   const fixedKey = [
     serviceKey,

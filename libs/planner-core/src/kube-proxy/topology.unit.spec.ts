@@ -6,7 +6,10 @@ import {
   topologyModeAt,
   topologyModeOf,
 } from './categorize';
+import { DEFAULT_PROXY_CONFIG } from '@netledger/model';
+import { syntheticCluster } from '../../../../test/support/synthetic-cluster';
 import type { EndpointInfo } from './endpoints';
+import { KubeProxyPlanner } from './kube-proxy-planner';
 import type { ServicePortInfo } from './service-port';
 
 /*
@@ -145,5 +148,20 @@ describe('topology hints (upstream TestCategorizeEndpoints)', () => {
       local: ['10.0.0.0', '10.0.0.1'],
       all: ['10.0.0.0', '10.0.0.1', '10.0.0.2'],
     });
+  });
+});
+
+describe('zone hints and sharing', () => {
+  it('nodes of one zone share one service table and hold no override for zone-hinted ports', () => {
+    const cluster = syntheticCluster({ nodes: 30, services: 40, endpointsPerService: 4, seed: 7, zones: 3 });
+    const planner = new KubeProxyPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.64.0.0/10'] });
+    for (const o of [...cluster.nodes, ...cluster.services, ...cluster.slices]) planner.upsert(o);
+    const plans = cluster.nodes.map((n) => planner.planNode(n.name));
+    const tables = new Set(plans.map((p) => p.services));
+    expect(tables.size).toBe(3);
+    // Overrides only where the node's own endpoints (Local policies) make its fragment differ.
+    const overridden = plans.reduce((n, p) => n + p.overrides.size, 0);
+    const localPorts = cluster.services.filter((s) => s.externalTrafficPolicy === 'Local').length;
+    expect(overridden).toBeLessThanOrEqual(localPorts * 4);
   });
 });
