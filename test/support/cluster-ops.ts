@@ -1,7 +1,14 @@
 import fc from 'fast-check';
-import type { EndpointSlice, HostFacts, Service } from '@netledger/model';
+import {
+  validateEndpointSlice,
+  validateNode,
+  type EndpointSlice,
+  type HostFacts,
+  type Node,
+  type Service,
+} from '@netledger/model';
 import type { NetworkPlanner } from '@netledger/planner-core';
-import { node, service, slice } from './kube';
+import { rawNode, rawSlice, service } from './kube';
 
 /*
  * Random sequences of cluster changes over a small cluster (nodes node-0..node-4, services
@@ -21,14 +28,18 @@ export type ClusterOp =
   | {
       kind: 'slice';
       s: number;
-      endpoints: { host: number; node: number; ready: boolean; terminating: boolean }[];
+      endpoints: { host: number; node: number; ready: boolean; terminating: boolean; hint: number }[];
     }
   | { kind: 'deleteSlice'; s: number }
-  | { kind: 'node'; n: number; ipSuffix: number }
+  | { kind: 'node'; n: number; ipSuffix: number; zone: number }
   | { kind: 'deleteNode'; n: number };
 
 export const NODES = 5;
 export const SERVICES = 6;
+/** A node's zone label ('' for none). */
+const ZONES = ['', 'zone-a', 'zone-b'];
+/** An endpoint's hints: none, for a zone, or for its own node. */
+const HINTS = ['', 'zone-a', 'zone-b', 'own-node'] as const;
 
 export const clusterOpArb: fc.Arbitrary<ClusterOp> = fc.oneof(
   fc.record({
@@ -48,6 +59,7 @@ export const clusterOpArb: fc.Arbitrary<ClusterOp> = fc.oneof(
         node: fc.nat(NODES - 1),
         ready: fc.boolean(),
         terminating: fc.boolean(),
+        hint: fc.nat(HINTS.length - 1),
       }),
       {
         maxLength: 5,
@@ -55,7 +67,12 @@ export const clusterOpArb: fc.Arbitrary<ClusterOp> = fc.oneof(
     ),
   }),
   fc.record({ kind: fc.constant('deleteSlice' as const), s: fc.nat(SERVICES - 1) }),
-  fc.record({ kind: fc.constant('node' as const), n: fc.nat(NODES - 1), ipSuffix: fc.nat(3) }),
+  fc.record({
+    kind: fc.constant('node' as const),
+    n: fc.nat(NODES - 1),
+    ipSuffix: fc.nat(3),
+    zone: fc.nat(ZONES.length - 1),
+  }),
   fc.record({ kind: fc.constant('deleteNode' as const), n: fc.nat(NODES - 1) }),
 );
 
@@ -73,7 +90,7 @@ function serviceOf(op: Extract<ClusterOp, { kind: 'service' }>): Service {
 }
 
 function sliceOf(op: Extract<ClusterOp, { kind: 'slice' }>): EndpointSlice {
-  return slice(
+  const raw = rawSlice(
     'ns',
     `svc-${op.s}-abc`,
     `svc-${op.s}`,
@@ -85,6 +102,22 @@ function sliceOf(op: Extract<ClusterOp, { kind: 'slice' }>): EndpointSlice {
       terminating: e.terminating,
     })),
   );
+  const endpoints = (raw.endpoints as Record<string, unknown>[]).map((ep, i) => {
+    const hint = HINTS[op.endpoints[i]!.hint];
+    if (hint === '') return ep;
+    const hints =
+      hint === 'own-node' ? { forNodes: [{ name: ep.nodeName }] } : { forZones: [{ name: hint }] };
+    return { ...ep, hints };
+  });
+  return validateEndpointSlice({ ...raw, endpoints });
+}
+
+function nodeOf(op: Extract<ClusterOp, { kind: 'node' }>): Node {
+  const raw = rawNode(`node-${op.n}`, `192.168.0.${10 + op.n + op.ipSuffix * 10}`, `10.244.${op.n}.0/24`);
+  const zone = ZONES[op.zone];
+  if (!zone) return validateNode(raw);
+  const metadata = raw.metadata as Record<string, unknown>;
+  return validateNode({ ...raw, metadata: { ...metadata, labels: { 'topology.kubernetes.io/zone': zone } } });
 }
 
 export function applyClusterOp(planner: NetworkPlanner, op: ClusterOp): void {
@@ -98,9 +131,7 @@ export function applyClusterOp(planner: NetworkPlanner, op: ClusterOp): void {
     case 'deleteSlice':
       return planner.remove('EndpointSlice', 'ns', `svc-${op.s}-abc`);
     case 'node':
-      return planner.upsert(
-        node(`node-${op.n}`, `192.168.0.${10 + op.n + op.ipSuffix * 10}`, `10.244.${op.n}.0/24`),
-      );
+      return planner.upsert(nodeOf(op));
     case 'deleteNode':
       return planner.remove('Node', '', `node-${op.n}`);
   }

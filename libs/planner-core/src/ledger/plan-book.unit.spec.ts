@@ -104,9 +104,9 @@ describe('PlanBook and PlanRecorder', () => {
 
   it('holds each fragment once, however many nodes take it, and lets go of what nothing names', () => {
     const ops: ClusterOp[] = [
-      ...names.map((_, n): ClusterOp => ({ kind: 'node', n, ipSuffix: 0 })),
+      ...names.map((_, n): ClusterOp => ({ kind: 'node', n, ipSuffix: 0, zone: 0 })),
       { kind: 'service', s: 0, type: 'ClusterIP', local: false, itpLocal: false },
-      { kind: 'slice', s: 0, endpoints: [{ host: 1, node: 0, ready: true, terminating: false }] },
+      { kind: 'slice', s: 0, endpoints: [{ host: 1, node: 0, ready: true, terminating: false, hint: 0 }] },
       { kind: 'service', s: 1, type: 'NodePort', local: false, itpLocal: false },
     ];
     const model = planner(ops);
@@ -127,8 +127,8 @@ describe('PlanBook and PlanRecorder', () => {
       kind: 'slice',
       s: 0,
       endpoints: [
-        { host: 1, node: 0, ready: true, terminating: false },
-        { host: 2, node: 1, ready: true, terminating: false },
+        { host: 1, node: 0, ready: true, terminating: false, hint: 0 },
+        { host: 2, node: 1, ready: true, terminating: false, hint: 0 },
       ],
     });
     const second = recorder.record(model, model.takeChanges())!.change;
@@ -147,14 +147,14 @@ describe('PlanBook and PlanRecorder', () => {
 
   it('snapshots to a change that rebuilds the book, or one node of it with no other node’s manifest', () => {
     const ops: ClusterOp[] = [
-      ...names.map((_, n): ClusterOp => ({ kind: 'node', n, ipSuffix: 0 })),
+      ...names.map((_, n): ClusterOp => ({ kind: 'node', n, ipSuffix: 0, zone: 0 })),
       { kind: 'service', s: 2, type: 'LoadBalancer', local: true, itpLocal: false },
       {
         kind: 'slice',
         s: 2,
         endpoints: [
-          { host: 1, node: 0, ready: true, terminating: false },
-          { host: 2, node: 3, ready: true, terminating: false },
+          { host: 1, node: 0, ready: true, terminating: false, hint: 0 },
+          { host: 2, node: 3, ready: true, terminating: false, hint: 0 },
         ],
       },
     ];
@@ -176,9 +176,9 @@ describe('PlanBook and PlanRecorder', () => {
 
   it('goes on after a restart: a new recorder over a restored book names only what really changed', () => {
     const ops: ClusterOp[] = [
-      ...names.map((_, n): ClusterOp => ({ kind: 'node', n, ipSuffix: 0 })),
+      ...names.map((_, n): ClusterOp => ({ kind: 'node', n, ipSuffix: 0, zone: 0 })),
       { kind: 'service', s: 3, type: 'NodePort', local: true, itpLocal: false },
-      { kind: 'slice', s: 3, endpoints: [{ host: 4, node: 2, ready: true, terminating: false }] },
+      { kind: 'slice', s: 3, endpoints: [{ host: 4, node: 2, ready: true, terminating: false, hint: 0 }] },
     ];
     const before = planner(ops);
     const recorder = new PlanRecorder();
@@ -202,7 +202,7 @@ describe('PlanBook and PlanRecorder', () => {
   });
 
   it('refuses a change out of order or naming a fragment it cannot resolve, and stays as it was', () => {
-    const model = planner([{ kind: 'node', n: 0, ipSuffix: 0 }]);
+    const model = planner([{ kind: 'node', n: 0, ipSuffix: 0, zone: 0 }]);
     const recorded = new PlanRecorder().record(model, model.takeChanges())!;
     const book = new PlanBook();
     const gap = { ...recorded.change, revision: 2 };
@@ -257,7 +257,7 @@ describe('PlanBook and PlanRecorder', () => {
   });
 
   it('says the overlay configuration at the first change and when it changes', () => {
-    const model = planner([{ kind: 'node', n: 0, ipSuffix: 0 }]);
+    const model = planner([{ kind: 'node', n: 0, ipSuffix: 0, zone: 0 }]);
     const recorder = new PlanRecorder();
     const first = recorder.record(model, model.takeChanges())!.change;
     expect(first.overlayConfig).toEqual(model.overlay.planNode('').config);
