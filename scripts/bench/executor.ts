@@ -29,7 +29,7 @@ export async function benchExecutor(): Promise<Record<string, number>> {
       netns,
       device: () => 'flannel.1',
       ownsRoute: () => false,
-      ownsChain: (c) => ownsChain(before, c),
+      ownsChain: (c, family) => ownsChain(before, c, family),
     });
 
     // A full restore, as kube-proxy's full sync writes it, onto a host that already has the rules.

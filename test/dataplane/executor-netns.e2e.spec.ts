@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -283,6 +283,79 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       expect(Object.keys(listed)).toEqual(expect.arrayContaining(['nat PREROUTING', 'filter INPUT']));
       expect(byChain(nodeNs.get(name)!.exec('iptables-save', []))).toEqual(listed);
     }
+  });
+
+  it('a dual-stack Service: the executor programs ip6tables too, and the ClusterIP and NodePort answer over IPv4 and IPv6', async () => {
+    const { apiserver } = pipeline;
+    const nodeA = nodeNs.get('node-a')!;
+    const pod11 = podNs.get('pod-11')!;
+    // node-a and pod-11 take IPv6 addresses; pod-11 answers over IPv6 with its name and family.
+    nodeA.exec('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+    nodeA.exec('ip', ['addr', 'add', 'fd00:198:18::11/64', 'dev', 'eth0', 'nodad']);
+    nodeA.exec('ip', ['addr', 'add', 'fd00:10:244:1::1/64', 'dev', 'cni0', 'nodad']);
+    // Locally sent packets are routed before OUTPUT's DNAT: the node needs a route to the ClusterIP.
+    nodeA.exec('ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:198:18::1', 'dev', 'eth0']);
+    pod11.exec('ip', ['addr', 'add', 'fd00:10:244:1::11/64', 'dev', 'eth0', 'nodad']);
+    pod11.exec('ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:10:244:1::1']);
+    const script =
+      "require('http').createServer((q, s) => s.end('pod-11 over IPv6')).listen({ port: 8080, host: '::', ipv6Only: true })";
+    servers.push(
+      spawn('ip', ['netns', 'exec', pod11.name, process.execPath, '-e', script], { stdio: 'ignore' }),
+    );
+
+    await change(() => {
+      const raw = rawNode('node-a', '198.18.0.11', '10.244.1.0/24');
+      const status = raw.status as { addresses: { type: string; address: string }[] };
+      apiserver.apply({
+        ...raw,
+        spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] },
+        status: { addresses: [...status.addresses, { type: 'InternalIP', address: 'fd00:198:18::11' }] },
+      });
+      const service = rawService('default', 'dual', {
+        type: 'NodePort',
+        clusterIP: '10.96.0.30',
+        ports: [{ name: 'http', port: 80, nodePort: 30090 }],
+      });
+      const spec = service.spec as Record<string, unknown>;
+      apiserver.apply({
+        ...service,
+        spec: { ...spec, clusterIPs: ['10.96.0.30', 'fd00:10:96::30'], ipFamilies: ['IPv4', 'IPv6'] },
+      });
+      apiserver.apply(rawSlice('default', 'dual-v4', 'dual', [{ name: 'http', port: 8080 }], [POD_11]));
+      const v6 = rawSlice(
+        'default',
+        'dual-v6',
+        'dual',
+        [{ name: 'http', port: 8080 }],
+        [{ ip: 'fd00:10:244:1::11', node: 'node-a' }],
+      );
+      apiserver.apply({ ...v6, addressType: 'IPv6' });
+    });
+    await programmedAsPlanned();
+    const desired = planFromScratch(apiserver.allObjects()).get('node-a')!;
+    await eventually(
+      () =>
+        JSON.stringify(byChain(nodeA.exec('ip6tables-save', []))) ===
+        JSON.stringify(byChain(renderStateListing(desired, 'IPv6'))),
+      "node-a's ip6tables to hold its IPv6 plan",
+      60_000,
+    );
+    // The IPv6 rules are only where there is IPv6: node-b has none.
+    expect(byChain(nodeNs.get('node-b')!.exec('ip6tables-save', []))).toEqual({});
+    expect(await hostDrift(nodeA.name, desired)).toBe(0);
+
+    const fromNode = (url: string) => {
+      try {
+        return nodeA.exec('curl', ['-s', '-g', '--max-time', '3', url]);
+      } catch {
+        return 'FAILED';
+      }
+    };
+    for (let i = 0; i < 50 && fromNode('http://[fd00:10:244:1::11]:8080/') === 'FAILED'; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(curl('pod-31', 'http://10.96.0.30/')).toBe('pod-11');
+    expect(fromNode('http://[fd00:10:96::30]/')).toBe('pod-11 over IPv6');
+    expect(fromNode('http://[fd00:198:18::11]:30090/')).toBe('pod-11 over IPv6');
   });
 
   it("a NodePort, on a node's underlay address, from a pod on another node", () => {

@@ -20,7 +20,7 @@ describe.skipIf(!canUseNetns)('rendered state on a real host (network namespace)
       netns: ns.name,
       device: () => 'flannel.1',
       ownsRoute: (r) => r.dst.startsWith('10.244.'),
-      ownsChain: (c) => ownsChain(applied, c),
+      ownsChain: (c, family) => ownsChain(applied, c, family),
     });
     ns.exec('ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
     ns.exec('ip', ['addr', 'add', '198.18.0.11/24', 'dev', 'u0']);

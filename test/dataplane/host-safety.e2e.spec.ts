@@ -47,7 +47,7 @@ describe.skipIf(!canUseNetns)('the host touches only what it owns (network names
       netns: ns.name,
       device: () => 'flannel.1',
       ownsRoute: (r) => r.dst.startsWith('10.244.'),
-      ownsChain: (c) => ownsChain(desired, c),
+      ownsChain: (c, family) => ownsChain(desired, c, family),
     });
     ns.exec('ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
     ns.exec('ip', ['addr', 'add', '198.18.0.11/24', 'dev', 'u0']);
@@ -142,7 +142,7 @@ describe.skipIf(!canUseNetns)('the host touches only what it owns (network names
       netns: ns.name,
       device: () => 'flannel.2',
       ownsRoute: (r) => r.dst.startsWith('10.244.'),
-      ownsChain: (c) => ownsChain(next, c),
+      ownsChain: (c, family) => ownsChain(next, c, family),
     });
     const actual = await host2.read();
     expect([...actual.devices.keys()].sort()).toEqual(['flannel.1']);
@@ -195,7 +195,7 @@ describe.skipIf(!canUseNetns)('an apply that fails halfway (network namespace)',
       run,
       device: () => owner.x!.overlayDevice() ?? 'flannel.1',
       ownsRoute: (r) => owner.x!.ownsRoute(r.dst),
-      ownsChain: (c) => owner.x!.ownsChain(c),
+      ownsChain: (c, family) => owner.x!.ownsChain(c, family),
     });
     const x = new NodeExecutor({
       node: 'node-a',

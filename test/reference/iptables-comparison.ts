@@ -1,4 +1,4 @@
-import type { NodeState } from '@netledger/model';
+import { familyOf, type IpFamily, type NodeState } from '@netledger/model';
 import { builtinJumpsInHostOrder } from '@netledger/planner-core';
 
 /**
@@ -83,14 +83,17 @@ export function referenceRules(restore: string, tables: string): { chains: Chain
  * the order they end up on the host. The fake iptables keeps jumps as kube-proxy's arguments
  * joined by spaces (no quoting), so quotes are dropped from Netledger's jumps to compare.
  */
-export function netledgerRules(state: NodeState): { chains: ChainRules; jumps: ChainRules } {
+export function netledgerRules(
+  state: NodeState,
+  family: IpFamily,
+): { chains: ChainRules; jumps: ChainRules } {
   const chains: ChainRules = {};
   for (const c of state.chains.values()) {
-    if (c.chain.startsWith('KUBE-')) chains[`${c.table}/${c.chain}`] = [...c.rules];
+    if (c.chain.startsWith('KUBE-') && familyOf(c) === family) chains[`${c.table}/${c.chain}`] = [...c.rules];
   }
   const jumps: ChainRules = {};
   for (const table of ['filter', 'nat'] as const) {
-    for (const j of builtinJumpsInHostOrder(state, table)) {
+    for (const j of builtinJumpsInHostOrder(state, table, family)) {
       if (!/-j KUBE-/.test(j.rule)) continue;
       (jumps[`${table}/${j.chain}`] ??= []).push(j.rule.replaceAll('"', ''));
     }

@@ -9,7 +9,7 @@ import {
   type NodeState,
   type ProxyConfig,
 } from '@netledger/model';
-import { KubeProxyPlanner, NetworkPlanner, kubeProxyStateOf, nodeStateOf } from '@netledger/planner-core';
+import { NetworkPlanner, nodeStateOf } from '@netledger/planner-core';
 import type { KubeProxyReference } from './kube-proxy-reference';
 import { netledgerRules, referenceRules, type ChainRules } from './iptables-comparison';
 import {
@@ -39,7 +39,7 @@ function interfacesOf(node: Raw) {
   ];
 }
 
-/** The planner's side under test: Netledger's whole planner, or (IPv6 for now) its kube-proxy half. */
+/** The planner's side under test: Netledger's whole planner, both families in one node state. */
 interface Planner {
   upsert(object: KubeObject): void;
   remove(kind: KubeObject['kind'], namespace: string, name: string): void;
@@ -47,13 +47,10 @@ interface Planner {
   stateOf(node: string): NodeState;
 }
 
-function plannerFor(config: ProxyConfig, family: Family): Planner {
-  if (family === 'IPv4') {
-    const planner = new NetworkPlanner(config, DEFAULT_OVERLAY_CONFIG);
-    return Object.assign(planner, { stateOf: (node: string) => nodeStateOf(planner.planNode(node)) });
-  }
-  const planner = new KubeProxyPlanner(config, family);
-  return Object.assign(planner, { stateOf: (node: string) => kubeProxyStateOf(planner.planNode(node)) });
+/** Netledger's whole planner: the family's rules are those of its state tagged with it (netledgerRules). */
+function plannerFor(config: ProxyConfig): Planner {
+  const planner = new NetworkPlanner(config, DEFAULT_OVERLAY_CONFIG);
+  return Object.assign(planner, { stateOf: (node: string) => nodeStateOf(planner.planNode(node)) });
 }
 
 function proxyConfigOf(s: ProxySettings, release: KubeProxyRelease) {
@@ -101,12 +98,8 @@ function load(planner: Planner, c: RandomCluster, previous?: RandomCluster): voi
  * `before`, the planner first plans every node of that other cluster, then takes this one as a
  * change: the incremental paths, not only a cold start, are held to kube-proxy's output.
  */
-export function planWithNetledger(
-  c: RandomCluster,
-  before?: RandomCluster,
-  family: Family = 'IPv4',
-): Map<string, NodeState> {
-  const planner = plannerFor(proxyConfigOf(c.settings, c.release), family);
+export function planWithNetledger(c: RandomCluster, before?: RandomCluster): Map<string, NodeState> {
+  const planner = plannerFor(proxyConfigOf(c.settings, c.release));
   if (before) {
     load(planner, before);
     for (const node of before.nodes) planner.stateOf(nameOf(node));
@@ -160,16 +153,17 @@ export async function runCase(
   const cluster = randomCluster(seed, release, stack);
   const before = incremental ? randomCluster(seed + 1_000_003, release, stack) : undefined;
   const nodes: NodeResult[] = [];
-  // kube-proxy runs one proxier per family; each is compared on its own.
+  // kube-proxy runs one proxier per family; each is compared on its own, with the part of
+  // Netledger's node state of that family.
+  const ours = planWithNetledger(cluster, before);
   for (const family of stack === 'dual' ? (['IPv4', 'IPv6'] as const) : [stack]) {
-    const ours = planWithNetledger(cluster, before, family);
     for (const node of cluster.nodes) {
       const answer = await reference.run(referenceInput(cluster, node, family));
       nodes.push({
         node: nameOf(node),
         family,
         theirs: referenceRules(answer.restore, answer.tables),
-        ours: netledgerRules(ours.get(nameOf(node))!),
+        ours: netledgerRules(ours.get(nameOf(node))!, family),
       });
     }
   }

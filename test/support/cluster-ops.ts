@@ -2,13 +2,14 @@ import fc from 'fast-check';
 import {
   validateEndpointSlice,
   validateNode,
+  validateService,
   type EndpointSlice,
   type HostFacts,
   type Node,
   type Service,
 } from '@netledger/model';
 import type { NetworkPlanner } from '@netledger/planner-core';
-import { rawNode, rawSlice, service } from './kube';
+import { rawNode, rawService, rawSlice } from './kube';
 
 /*
  * Random sequences of cluster changes over a small cluster (nodes node-0..node-4, services
@@ -23,15 +24,19 @@ export type ClusterOp =
       type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
       local: boolean;
       itpLocal: boolean;
+      /** A dual-stack Service (an IPv6 cluster IP besides the IPv4 one). */
+      dual?: boolean;
     }
   | { kind: 'deleteService'; s: number }
   | {
       kind: 'slice';
       s: number;
       endpoints: { host: number; node: number; ready: boolean; terminating: boolean; hint: number }[];
+      /** The service's IPv6 slice instead of its IPv4 one. */
+      ipv6?: boolean;
     }
-  | { kind: 'deleteSlice'; s: number }
-  | { kind: 'node'; n: number; ipSuffix: number; zone: number }
+  | { kind: 'deleteSlice'; s: number; ipv6?: boolean }
+  | { kind: 'node'; n: number; ipSuffix: number; zone: number; ipv6?: boolean }
   | { kind: 'deleteNode'; n: number };
 
 export const NODES = 5;
@@ -48,6 +53,7 @@ export const clusterOpArb: fc.Arbitrary<ClusterOp> = fc.oneof(
     type: fc.constantFrom('ClusterIP' as const, 'NodePort' as const, 'LoadBalancer' as const),
     local: fc.boolean(),
     itpLocal: fc.boolean(),
+    dual: fc.boolean(),
   }),
   fc.record({ kind: fc.constant('deleteService' as const), s: fc.nat(SERVICES - 1) }),
   fc.record({
@@ -65,19 +71,21 @@ export const clusterOpArb: fc.Arbitrary<ClusterOp> = fc.oneof(
         maxLength: 5,
       },
     ),
+    ipv6: fc.boolean(),
   }),
-  fc.record({ kind: fc.constant('deleteSlice' as const), s: fc.nat(SERVICES - 1) }),
+  fc.record({ kind: fc.constant('deleteSlice' as const), s: fc.nat(SERVICES - 1), ipv6: fc.boolean() }),
   fc.record({
     kind: fc.constant('node' as const),
     n: fc.nat(NODES - 1),
     ipSuffix: fc.nat(3),
     zone: fc.nat(ZONES.length - 1),
+    ipv6: fc.boolean(),
   }),
   fc.record({ kind: fc.constant('deleteNode' as const), n: fc.nat(NODES - 1) }),
 );
 
 function serviceOf(op: Extract<ClusterOp, { kind: 'service' }>): Service {
-  return service('ns', `svc-${op.s}`, {
+  const raw = rawService('ns', `svc-${op.s}`, {
     type: op.type,
     clusterIP: `10.96.0.${op.s + 1}`,
     ports: [{ name: 'http', port: 80, ...(op.type !== 'ClusterIP' ? { nodePort: 30000 + op.s } : {}) }],
@@ -87,16 +95,20 @@ function serviceOf(op: Extract<ClusterOp, { kind: 'service' }>): Service {
     ...(op.local && op.type !== 'ClusterIP' ? { externalTrafficPolicy: 'Local' as const } : {}),
     ...(op.itpLocal ? { internalTrafficPolicy: 'Local' as const } : {}),
   });
+  if (!op.dual) return validateService(raw);
+  const spec = raw.spec as Record<string, unknown>;
+  const clusterIPs = [spec.clusterIP, `fd00:10:96::${op.s + 1}`];
+  return validateService({ ...raw, spec: { ...spec, clusterIPs, ipFamilies: ['IPv4', 'IPv6'] } });
 }
 
 function sliceOf(op: Extract<ClusterOp, { kind: 'slice' }>): EndpointSlice {
   const raw = rawSlice(
     'ns',
-    `svc-${op.s}-abc`,
+    sliceName(op.s, op.ipv6),
     `svc-${op.s}`,
     [{ name: 'http', port: 8080 }],
     op.endpoints.map((e) => ({
-      ip: `10.244.${e.node}.${e.host + 2}`,
+      ip: op.ipv6 ? `fd00:10:244:${e.node}::${e.host + 2}` : `10.244.${e.node}.${e.host + 2}`,
       node: `node-${e.node}`,
       ready: e.ready,
       terminating: e.terminating,
@@ -109,11 +121,20 @@ function sliceOf(op: Extract<ClusterOp, { kind: 'slice' }>): EndpointSlice {
       hint === 'own-node' ? { forNodes: [{ name: ep.nodeName }] } : { forZones: [{ name: hint }] };
     return { ...ep, hints };
   });
-  return validateEndpointSlice({ ...raw, endpoints });
+  return validateEndpointSlice({ ...raw, endpoints, ...(op.ipv6 ? { addressType: 'IPv6' } : {}) });
 }
 
+const sliceName = (s: number, ipv6: boolean | undefined) => `svc-${s}-${ipv6 ? 'v6' : 'abc'}`;
+
 function nodeOf(op: Extract<ClusterOp, { kind: 'node' }>): Node {
-  const raw = rawNode(`node-${op.n}`, `192.168.0.${10 + op.n + op.ipSuffix * 10}`, `10.244.${op.n}.0/24`);
+  let raw = rawNode(`node-${op.n}`, `192.168.0.${10 + op.n + op.ipSuffix * 10}`, `10.244.${op.n}.0/24`);
+  if (op.ipv6) {
+    // Dual-stack: an IPv6 InternalIP and pod CIDR beside the IPv4 ones.
+    const status = raw.status as { addresses: { type: string; address: string }[] };
+    const addresses = [...status.addresses, { type: 'InternalIP', address: `fd00:192:168::${10 + op.n}` }];
+    const podCIDRs = [`10.244.${op.n}.0/24`, `fd00:10:244:${op.n}::/64`];
+    raw = { ...raw, spec: { podCIDR: podCIDRs[0], podCIDRs }, status: { ...status, addresses } };
+  }
   const zone = ZONES[op.zone];
   if (!zone) return validateNode(raw);
   const metadata = raw.metadata as Record<string, unknown>;
@@ -129,7 +150,7 @@ export function applyClusterOp(planner: NetworkPlanner, op: ClusterOp): void {
     case 'slice':
       return planner.upsert(sliceOf(op));
     case 'deleteSlice':
-      return planner.remove('EndpointSlice', 'ns', `svc-${op.s}-abc`);
+      return planner.remove('EndpointSlice', 'ns', sliceName(op.s, op.ipv6));
     case 'node':
       return planner.upsert(nodeOf(op));
     case 'deleteNode':
@@ -140,7 +161,11 @@ export function applyClusterOp(planner: NetworkPlanner, op: ClusterOp): void {
 /** The host facts every test node reports: its underlay address in 192.168.0.0/24. */
 export function testHostFacts(name: string): HostFacts {
   return {
-    interfaceAddresses: ['127.0.0.1/8', `192.168.0.${10 + Number(name.slice(5))}/24`],
+    interfaceAddresses: [
+      '127.0.0.1/8',
+      `192.168.0.${10 + Number(name.slice(5))}/24`,
+      `fd00:192:168::${10 + Number(name.slice(5))}/64`,
+    ],
     randomFully: true,
     nfacctCounters: [],
     conntrackTcpBeLiberal: false,

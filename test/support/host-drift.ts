@@ -11,7 +11,7 @@ export async function hostDrift(netns: string, desired: NodeState): Promise<numb
     netns,
     device: () => [...desired.devices.keys()][0] ?? 'flannel.1',
     ownsRoute: (r) => desired.routes.has(r.dst),
-    ownsChain: (c) => ownsChain(desired, c),
+    ownsChain: (c, family) => ownsChain(desired, c, family),
   });
   return driftCount(reconcileDiff(await host.read(), desired));
 }

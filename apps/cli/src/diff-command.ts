@@ -15,7 +15,7 @@ export interface DiffOptions extends PlanningFiles {
 
 /**
  * `netledger diff`: the exact host operations that take a node from its state under one cluster
- * file to its state under another: iptables-restore --noflush input, then the ip and bridge
+ * file to its state under another: iptables-restore and ip6tables-restore --noflush input, then the ip and bridge
  * batches, in the order the executor runs them.
  */
 export function diffCommand(options: DiffOptions): string {
@@ -23,6 +23,7 @@ export function diffCommand(options: DiffOptions): string {
   const to = planNodeFromFiles(options.to, options.node, options);
   const diff = diffNodeStates(from, to);
   if (isEmptyDiff(diff)) return `# no change for node ${options.node}\n`;
-  const restore = renderDiffRestore(diff);
-  return `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}`;
+  const restore = renderDiffRestore(diff, from, 'IPv4');
+  const restore6 = renderDiffRestore(diff, from, 'IPv6');
+  return `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${restore6 ? `# ip6tables-restore --noflush\n${restore6}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}`;
 }

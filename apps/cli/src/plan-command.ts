@@ -23,7 +23,7 @@ export function planCommand(options: PlanOptions): string {
   if (options.output === 'ip6tables' || options.output === 'ip6tables-restore') {
     // kube-proxy's IPv6 proxier: ip6tables-save and ip6tables-restore take the same text forms.
     const v6 = planNodeIPv6FromFiles(options.cluster, options.node, options);
-    return options.output === 'ip6tables' ? renderStateListing(v6) : renderStateRestore(v6);
+    return options.output === 'ip6tables' ? renderStateListing(v6, 'IPv6') : renderStateRestore(v6, 'IPv6');
   }
   const state = planNodeFromFiles(options.cluster, options.node, options);
   switch (options.output) {

@@ -82,5 +82,5 @@ export function planNodeIPv6FromFiles(
   const planner = new KubeProxyPlanner(config, 'IPv6');
   for (const object of objects) planner.upsert(object);
   if (facts) planner.setHostFacts(nodeName, facts);
-  return kubeProxyStateOf(planner.planNode(nodeName));
+  return kubeProxyStateOf(planner.planNode(nodeName), 'IPv6');
 }

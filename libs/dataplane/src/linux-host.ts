@@ -1,4 +1,4 @@
-import { nodeState, type NodeDiff, type NodeState, type RouteEntry } from '@netledger/model';
+import { nodeState, type IpFamily, type NodeDiff, type NodeState, type RouteEntry } from '@netledger/model';
 import {
   batchInput,
   formatOverlayOps,
@@ -24,16 +24,21 @@ export interface LinuxHostOptions {
   readonly ownsRoute: (route: RouteEntry) => boolean;
   /**
    * Whether a user chain (and the jumps to it from built-in chains) is Netledger's: the chains it
-   * always owns and those its desired state holds, `(c) => ownsChain(desired, c)` (docs/executor.md).
+   * always owns and those its desired state holds, `(c, f) => ownsChain(desired, c, f)`
+   * (docs/executor.md); `family` says whether it is an iptables or an ip6tables chain.
    */
-  readonly ownsChain: (chain: string) => boolean;
+  readonly ownsChain: (chain: string, family: IpFamily) => boolean;
   readonly run?: CommandRunner;
 }
 
+/** What ip6tables-save says on a host without IPv6 netfilter (no ip6_tables, IPv6 disabled). */
+const NO_IP6TABLES =
+  /can't initialize ip6tables|Address family not supported|Table does not exist|not found|No such file/i;
+
 /**
- * The Linux host: iptables-restore --noflush (one call per diff, atomic per table), then
- * `ip -batch` and `bridge -batch` in the order that never leaves a route without its VTEP.
- * Rules, chains and routes Netledger does not own are never touched.
+ * The Linux host: iptables-restore --noflush then ip6tables-restore --noflush (one call per family
+ * and diff, atomic per table), then `ip -batch` and `bridge -batch` in the order that never leaves
+ * a route without its VTEP. Rules, chains and routes Netledger does not own are never touched.
  */
 export class LinuxHost implements DataplaneHost {
   private readonly run: CommandRunner;
@@ -45,10 +50,12 @@ export class LinuxHost implements DataplaneHost {
   async apply(diff: NodeDiff, from: NodeState): Promise<ApplyReport> {
     const t0 = performance.now();
     // Everything rendered (and refused, if a line would not be one) before anything runs.
-    const restore = renderDiffRestore(diff, from);
+    const restore = renderDiffRestore(diff, from, 'IPv4');
+    const restore6 = renderDiffRestore(diff, from, 'IPv6');
     const ops = renderDiffOverlay(from, diff);
     const [ipBefore, bridge, ipAfter] = [ops.ipBefore, ops.bridge, ops.ipAfter].map(batchInput);
     if (restore) await this.run('iptables-restore', ['--noflush', '--wait'], restore);
+    if (restore6) await this.run('ip6tables-restore', ['--noflush', '--wait'], restore6);
     const t1 = performance.now();
     // NOTE: device and removals first, then FDB, then neighbours and routes (see renderDiffOverlay).
     if (ipBefore) await this.run('ip', ['-batch', '-'], ipBefore);
@@ -68,15 +75,19 @@ export class LinuxHost implements DataplaneHost {
     return {
       iptablesMs: t1 - t0,
       overlayMs: performance.now() - t1,
-      operations: `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(ops)}${conntrack.map((a) => `# conntrack ${a.join(' ')}\n`).join('')}`,
+      operations: `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${restore6 ? `# ip6tables-restore --noflush\n${restore6}` : ''}${formatOverlayOps(ops)}${conntrack.map((a) => `# conntrack ${a.join(' ')}\n`).join('')}`,
     };
   }
 
   async read(): Promise<NodeState> {
     const device = this.options.device();
-    const owned = ownedIptables(
-      parseIptablesSave(await this.run('iptables-save', [])),
-      this.options.ownsChain,
+    const owned = ownedIptables(parseIptablesSave(await this.run('iptables-save', [])), (c) =>
+      this.options.ownsChain(c, 'IPv4'),
+    );
+    const owned6 = ownedIptables(
+      parseIptablesSave(await this.readIp6tables()),
+      (c) => this.options.ownsChain(c, 'IPv6'),
+      'IPv6',
     );
     const links = JSON.parse(await this.run('ip', ['-json', 'link', 'show'])) as { ifname?: string }[];
     const hasDevice = links.some((l) => l.ifname === device);
@@ -95,9 +106,9 @@ export class LinuxHost implements DataplaneHost {
       JSON.parse(await this.run('ip', ['-json', 'route', 'show', 'table', 'main'])),
     ).filter((r) => r.dev === device || this.options.ownsRoute(r));
     return nodeState({
-      chains: owned.chains,
+      chains: [...owned.chains, ...owned6.chains],
       // The host does not say how a jump got where it is; the executor's state says prepend or append.
-      jumps: owned.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
+      jumps: [...owned.jumps, ...owned6.jumps].map((j) => ({ ...j, position: 'prepend' as const })),
       devices: (await Promise.all(overlays.map(readDevice))).filter((d) => d !== undefined),
       routes,
       neighbours: hasDevice
@@ -113,5 +124,20 @@ export class LinuxHost implements DataplaneHost {
           )
         : [],
     });
+  }
+
+  /**
+   * ip6tables-save's output; empty on a host without IPv6 netfilter, which then holds no IPv6
+   * rules (a desired state that has some fails at ip6tables-restore, and says so). Any other
+   * failure is a failure: a host that cannot be read is not touched.
+   */
+  private async readIp6tables(): Promise<string> {
+    try {
+      return await this.run('ip6tables-save', []);
+    } catch (error) {
+      if (error instanceof CommandError && (error.code === 'ENOENT' || NO_IP6TABLES.test(error.stderr)))
+        return '';
+      throw error;
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { nodeState, type NodeDiff, type NodeState } from '@netledger/model';
+import { jumpKey, nodeState, type NodeDiff, type NodeState } from '@netledger/model';
 import { canonicalRule, diffNodeStates } from '@netledger/planner-core';
 
 /**
@@ -29,14 +29,14 @@ export function reconcileDiff(actual: NodeState, desired: NodeState): NodeDiff {
   const printed = asHostPrints(desired);
   const diff = diffNodeStates(actual, printed);
   const positions = new Map(
-    [...desired.jumps.values()].map((j) => [`${j.table}/${j.chain}/${canonicalRule(j.rule)}`, j.position]),
+    [...desired.jumps.values()].map((j) => [jumpKey({ ...j, rule: canonicalRule(j.rule) }), j.position]),
   );
   return {
     ...diff,
     jumps: {
       upsert: diff.jumps.upsert.map((j) => ({
         ...j,
-        position: positions.get(`${j.table}/${j.chain}/${j.rule}`) ?? 'prepend',
+        position: positions.get(jumpKey(j)) ?? 'prepend',
       })),
       delete: diff.jumps.delete,
     },

@@ -31,11 +31,12 @@ export class RecordingHost implements DataplaneHost {
       this.fail--;
       throw new Error('injected failure');
     }
-    const restore = renderDiffRestore(diff, from);
+    const restore = renderDiffRestore(diff, from, 'IPv4');
+    const restore6 = renderDiffRestore(diff, from, 'IPv6');
     const conntrack = (diff.conntrack ?? [])
       .map((d) => `# conntrack ${conntrackArgs(d).join(' ')}\n`)
       .join('');
-    const operations = `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}${conntrack}`;
+    const operations = `${restore ? `# iptables-restore --noflush\n${restore}` : ''}${restore6 ? `# ip6tables-restore --noflush\n${restore6}` : ''}${formatOverlayOps(renderDiffOverlay(from, diff))}${conntrack}`;
     this.state = applyNodeDiff(this.state, diff);
     this.applied++;
     this.log.push(operations);

@@ -1,7 +1,11 @@
 import {
   DEFAULT_OVERLAY_CONFIG,
   DEFAULT_PROXY_CONFIG,
+  familyField,
+  ipFamily,
   nodeState,
+  type IpFamily,
+  type Node,
   type ChainEntry,
   type ConntrackDeletion,
   type FdbEntry,
@@ -22,8 +26,24 @@ import { OverlayPlanner, routesDirectly, type OverlayPlan } from './overlay/over
 /** Everything one node must have, composed from shared pieces (nothing per node is copied). */
 export interface NodePlan {
   readonly node: string;
+  /** kube-proxy's IPv4 proxier. */
   readonly kubeProxy: NodeProxyPlan;
+  /** kube-proxy's IPv6 proxier, on a node that has IPv6 (see hasIpv6). */
+  readonly kubeProxy6?: NodeProxyPlan | undefined;
   readonly overlay: OverlayPlan;
+}
+
+/**
+ * Whether kube-proxy's IPv6 proxier runs for the node: it has an IPv6 address or pod CIDR.
+ * kube-proxy runs it wherever the host has ip6tables; a node with no IPv6 at all could not use
+ * its rules, so Netledger leaves ip6tables there alone (docs/kube-proxy-fidelity.md).
+ */
+export function hasIpv6(node: Node | undefined): boolean {
+  return (
+    node !== undefined &&
+    (node.addresses.some((a) => ipFamily(a.address) === 'IPv6') ||
+      node.podCIDRs.some((c) => ipFamily(c.split('/')[0]!) === 'IPv6'))
+  );
 }
 
 /** What changed in the cluster model since the last takeChanges(). */
@@ -43,48 +63,46 @@ export interface ModelChanges {
  * Nodes, Services and EndpointSlices. Pure: no I/O.
  */
 export class NetworkPlanner {
+  /** kube-proxy's proxiers, one per IP family, as kube-proxy runs them. */
   readonly kubeProxy: KubeProxyPlanner;
+  readonly kubeProxy6: KubeProxyPlanner;
   readonly overlay: OverlayPlanner;
-  /**
-   * Services with an IPv6 cluster IP and IPv6 EndpointSlices, by "kind/namespace/name": kube-proxy's
-   * IPv6 proxier would program them; node states carry IPv4 only so far, so they are counted and
-   * said (the planner's netledger_planner_ipv6_objects_unprogrammed), never silently dropped.
-   */
-  private readonly ipv6Objects = new Set<string>();
 
   constructor(
     proxyConfig: ProxyConfig = DEFAULT_PROXY_CONFIG,
     overlayConfig: OverlayConfig = DEFAULT_OVERLAY_CONFIG,
   ) {
-    this.kubeProxy = new KubeProxyPlanner(proxyConfig);
+    this.kubeProxy = new KubeProxyPlanner(proxyConfig, 'IPv4');
+    this.kubeProxy6 = new KubeProxyPlanner(proxyConfig, 'IPv6');
     this.overlay = new OverlayPlanner(overlayConfig);
   }
 
   upsert(object: KubeObject): void {
     this.kubeProxy.upsert(object);
+    this.kubeProxy6.upsert(object);
     if (object.kind === 'Node') this.overlay.upsertNode(object);
-    const key = `${object.kind}/${object.kind === 'Node' ? '' : object.namespace}/${object.name}`;
-    const ipv6 =
-      (object.kind === 'Service' && object.clusterIPs.some((ip) => ip.includes(':'))) ||
-      (object.kind === 'EndpointSlice' && object.addressType === 'IPv6');
-    if (ipv6) this.ipv6Objects.add(key);
-    else this.ipv6Objects.delete(key);
   }
 
   remove(kind: KubeObject['kind'], namespace: string, name: string): void {
     this.kubeProxy.remove(kind, namespace, name);
+    this.kubeProxy6.remove(kind, namespace, name);
     if (kind === 'Node') this.overlay.removeNode(name);
-    this.ipv6Objects.delete(`${kind}/${kind === 'Node' ? '' : namespace}/${name}`);
   }
 
-  /** How many IPv6 Services and EndpointSlices node states do not carry yet (see ipv6Objects). */
-  ipv6ObjectsUnprogrammed(): number {
-    return this.ipv6Objects.size;
+  setProxyConfig(config: ProxyConfig): void {
+    this.kubeProxy.setProxyConfig(config);
+    this.kubeProxy6.setProxyConfig(config);
   }
 
   setHostFacts(node: string, facts: HostFacts | undefined): void {
     this.kubeProxy.setHostFacts(node, facts);
+    this.kubeProxy6.setHostFacts(node, facts);
     this.overlay.setHostFacts(node, facts);
+  }
+
+  /** The node's IPv6 proxier plan, if it has IPv6. */
+  planNode6(name: string): NodeProxyPlan | undefined {
+    return hasIpv6(this.kubeProxy.getNode(name)) ? this.kubeProxy6.planNode(name) : undefined;
   }
 
   nodeNames(): readonly string[] {
@@ -92,17 +110,23 @@ export class NetworkPlanner {
   }
 
   planNode(name: string): NodePlan {
-    return { node: name, kubeProxy: this.kubeProxy.planNode(name), overlay: this.overlay.planNode(name) };
+    return {
+      node: name,
+      kubeProxy: this.kubeProxy.planNode(name),
+      kubeProxy6: this.planNode6(name),
+      overlay: this.overlay.planNode(name),
+    };
   }
 
   takeChanges(): ModelChanges {
     const k = this.kubeProxy.takeChanges();
+    const k6 = this.kubeProxy6.takeChanges();
     const o = this.overlay.takeChanges();
     return {
-      ports: k.ports,
-      nodes: new Set([...k.nodes, ...o.peers]),
-      all: k.all || o.all,
-      conntrack: k.conntrack,
+      ports: k6.ports.size === 0 ? k.ports : new Set([...k.ports, ...k6.ports]),
+      nodes: new Set([...k.nodes, ...k6.nodes, ...o.peers]),
+      all: k.all || k6.all || o.all,
+      conntrack: [...k.conntrack, ...k6.conntrack],
     };
   }
 }
@@ -118,22 +142,24 @@ export function peerEntriesOn(
   return { routes: [entries.route], neighbours: [entries.neighbour], fdb: [entries.fdb] };
 }
 
-/**
- * The iptables half of a node state from a kube-proxy plan alone: what the CLI shows of a family
- * the node state does not carry yet (IPv6; see docs/kube-proxy-fidelity.md).
- */
-export function kubeProxyStateOf(plan: NodeProxyPlan): NodeState {
+/** One proxier's chains and jumps (those of `family` tagged with it). */
+function kubeProxyEntries(
+  plan: NodeProxyPlan,
+  family: IpFamily,
+): { chains: ChainEntry[]; jumps: JumpEntry[] } {
   const tables = kubeProxyTables(plan);
-  return nodeState({
-    chains: [tables.filter, tables.nat].flatMap((table) =>
-      table.chains.map((c) => ({ table: table.name, chain: c.name, rules: c.rules })),
-    ),
-    jumps: tables.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
-    devices: [],
-    routes: [],
-    neighbours: [],
-    fdb: [],
-  });
+  const tagged = familyField(family);
+  const chains: ChainEntry[] = [];
+  for (const table of [tables.filter, tables.nat])
+    for (const c of table.chains)
+      chains.push({ ...tagged, table: table.name, chain: c.name, rules: c.rules });
+  const jumps = tables.jumps.map((j) => ({ ...tagged, ...j, position: 'prepend' as const }));
+  return { chains, jumps };
+}
+
+/** The iptables state of one kube-proxy proxier alone (the differential test's view of one family). */
+export function kubeProxyStateOf(plan: NodeProxyPlan, family: IpFamily = 'IPv4'): NodeState {
+  return nodeState(kubeProxyEntries(plan, family));
 }
 
 /**
@@ -141,15 +167,10 @@ export function kubeProxyStateOf(plan: NodeProxyPlan): NodeState {
  * resync, the API): planners keep plans, not states.
  */
 export function nodeStateOf(plan: NodePlan): NodeState {
-  const tables = kubeProxyTables(plan.kubeProxy);
-  const chains: ChainEntry[] = [];
-  for (const table of [tables.filter, tables.nat])
-    for (const c of table.chains) chains.push({ table: table.name, chain: c.name, rules: c.rules });
-  chains.push(...plan.overlay.chains);
-  const jumps: JumpEntry[] = [
-    ...tables.jumps.map((j) => ({ ...j, position: 'prepend' as const })),
-    ...plan.overlay.jumps,
-  ];
+  const v4 = kubeProxyEntries(plan.kubeProxy, 'IPv4');
+  const v6 = plan.kubeProxy6 ? kubeProxyEntries(plan.kubeProxy6, 'IPv6') : { chains: [], jumps: [] };
+  const chains: ChainEntry[] = [...v4.chains, ...v6.chains, ...plan.overlay.chains];
+  const jumps: JumpEntry[] = [...v4.jumps, ...v6.jumps, ...plan.overlay.jumps];
   const routes: RouteEntry[] = [];
   const neighbours: NeighbourEntry[] = [];
   const fdb: FdbEntry[] = [];

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PgEventStore } from '@netledger/event-store';
-import { NetledgerError, chainKey, type NodeState, type PlanCause } from '@netledger/model';
+import { NetledgerError, chainKey, type IpFamily, type NodeState, type PlanCause } from '@netledger/model';
 import { applyForNode, applyNodeDiff, PlanBook } from '@netledger/planner-core';
 import { PlanViewService } from '../projections/plan-view.service';
 
@@ -17,7 +17,12 @@ export interface NodeSummary {
 
 /** Which entry of a node's state to explain. */
 export type EntrySelector =
-  | { readonly table: 'filter' | 'nat'; readonly chain: string; readonly rule?: string }
+  | {
+      readonly family?: IpFamily;
+      readonly table: 'filter' | 'nat';
+      readonly chain: string;
+      readonly rule?: string;
+    }
   | { readonly route: string }
   | { readonly neighbour: string }
   | { readonly fdb: string };
@@ -96,7 +101,9 @@ export class NodeQueries {
     if (!book.hasNode(node)) throw new NetledgerError('NODE.NOT_FOUND', `no node ${JSON.stringify(node)}`);
     const pick = (s: NodeState): unknown => {
       if ('chain' in selector) {
-        const chain = s.chains.get(chainKey({ table: selector.table, chain: selector.chain }));
+        const chain = s.chains.get(
+          chainKey({ family: selector.family, table: selector.table, chain: selector.chain }),
+        );
         if (!chain) return undefined;
         return selector.rule === undefined
           ? chain.rules

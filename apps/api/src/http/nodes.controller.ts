@@ -19,7 +19,9 @@ const stateQuery = z
   .object({
     revision: revision.optional(),
     at: isoTime.optional(),
-    format: z.enum(['json', 'iptables', 'iptables-restore', 'iproute2']).default('json'),
+    format: z
+      .enum(['json', 'iptables', 'iptables-restore', 'ip6tables', 'ip6tables-restore', 'iproute2'])
+      .default('json'),
   })
   .strict()
   .refine((q) => q.revision === undefined || q.at === undefined, 'give revision or at, not both');
@@ -28,6 +30,7 @@ const diffQuery = z
   .strict();
 const explainQuery = z
   .object({
+    family: z.enum(['IPv4', 'IPv6']).optional(),
     table: z.enum(['filter', 'nat']).optional(),
     chain: z
       .string()
@@ -70,6 +73,8 @@ export class NodesController {
     });
     if (q.format === 'iptables') return renderStateListing(at.state);
     if (q.format === 'iptables-restore') return renderStateRestore(at.state);
+    if (q.format === 'ip6tables') return renderStateListing(at.state, 'IPv6');
+    if (q.format === 'ip6tables-restore') return renderStateRestore(at.state, 'IPv6');
     if (q.format === 'iproute2') return formatOverlayOps(renderStateOverlay(at.state));
     return { node, revision: at.revision, recordedAt: at.recordedAt, state: encodeNodeState(at.state) };
   }
@@ -84,8 +89,10 @@ export class NodesController {
       this.queries.state(name, { revision: q.to }),
     ]);
     const diff = diffNodeStates(from.state, to.state);
-    if (q.format === 'host')
-      return `${renderDiffRestore(diff)}${formatOverlayOps(renderDiffOverlay(from.state, diff))}`;
+    if (q.format === 'host') {
+      const restore6 = renderDiffRestore(diff, from.state, 'IPv6');
+      return `${renderDiffRestore(diff, from.state)}${restore6 ? `# ip6tables-restore --noflush\n${restore6}` : ''}${formatOverlayOps(renderDiffOverlay(from.state, diff))}`;
+    }
     return { node, from: q.from, to: q.to, diff };
   }
 
@@ -93,7 +100,12 @@ export class NodesController {
   async explain(@Param('node') node: string, @Query() query: unknown) {
     const q = parseQuery(explainQuery, query);
     const selector = q.chain
-      ? { table: q.table!, chain: q.chain, ...(q.rule !== undefined ? { rule: q.rule } : {}) }
+      ? {
+          ...(q.family ? { family: q.family } : {}),
+          table: q.table!,
+          chain: q.chain,
+          ...(q.rule !== undefined ? { rule: q.rule } : {}),
+        }
       : q.route
         ? { route: q.route }
         : q.neighbour

@@ -128,7 +128,7 @@ export class ExecutorRuntime {
             ...(this.settings.netns ? { netns: this.settings.netns } : {}),
             device: overlayDevice,
             ownsRoute: (r) => this.executor?.ownsRoute(r.dst) ?? false,
-            ownsChain: (c) => this.executor?.ownsChain(c) ?? isNetledgerChain(c),
+            ownsChain: (c, family) => this.executor?.ownsChain(c, family) ?? isNetledgerChain(c),
           });
     this.producer = this.kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,

@@ -9,6 +9,7 @@ import {
 import {
   EMPTY_NODE_STATE,
   isEmptyDiff,
+  type IpFamily,
   type NodeDiff,
   type NodeState,
   type PlanChange,
@@ -106,8 +107,8 @@ export class NodeExecutor {
   }
 
   /** Whether a chain on the host is Netledger's: always, or held by the state it has or is given. */
-  ownsChain(chain: string): boolean {
-    return ownsChain(this.desired, chain) || ownsChain(this.target, chain);
+  ownsChain(chain: string, family: IpFamily = 'IPv4'): boolean {
+    return ownsChain(this.desired, chain, family) || ownsChain(this.target, chain, family);
   }
 
   /** The overlay device (flannel.<VNI>) of the state the host is given, else of the one it has. */

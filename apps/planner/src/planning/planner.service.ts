@@ -72,8 +72,6 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
   private lastFlushAt = -Infinity;
   private ready = false;
   private readonly eventsTotal: Counter;
-  /** IPv6 objects last said unprogrammed: warned when that goes from none to some. */
-  private ipv6Warned = 0;
   private readonly syncDuration: Histogram;
   private readonly pipeline: CommitPipeline;
 
@@ -94,15 +92,6 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
       name: 'netledger_planner_sync_proxy_rules_duration_seconds',
       help: 'Time to compute every node revision of a batch (kube-proxy: sync_proxy_rules_duration_seconds).',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    });
-    const unprogrammed = () =>
-      (this.planner as ChangePlanner | undefined)?.model.ipv6ObjectsUnprogrammed() ?? 0;
-    metrics.gauge({
-      name: 'netledger_planner_ipv6_objects_unprogrammed',
-      help: 'IPv6 Services and EndpointSlices kube-proxy would program that node states do not carry yet (IPv4 only so far).',
-      collect() {
-        this.set(unprogrammed());
-      },
     });
     this.pipeline = new CommitPipeline(
       store,
@@ -227,7 +216,7 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
         canonicalJson(config.overlay) !== canonicalJson(overlayConfig));
     if (configChanged) {
       this.logger.log('configuration changed since the last revisions: every node gets a revision for it');
-      model.kubeProxy.setProxyConfig(proxyConfig);
+      model.setProxyConfig(proxyConfig);
       model.overlay.setConfig(overlayConfig);
     }
     this.planner = planner;
@@ -331,13 +320,6 @@ export class PlannerService implements OnApplicationBootstrap, OnApplicationShut
     }
     const planned = this.planner.commit();
     const computed = performance.now();
-    const ipv6 = this.planner.model.ipv6ObjectsUnprogrammed();
-    if (ipv6 > 0 && this.ipv6Warned === 0) {
-      this.logger.warn(
-        `${ipv6} IPv6 Service(s) and EndpointSlice(s): node states carry IPv4 only so far, these are not programmed (netledger_planner_ipv6_objects_unprogrammed; 'netledger plan --output ip6tables' shows what kube-proxy would program)`,
-      );
-    }
-    this.ipv6Warned = ipv6;
     this.syncDuration.observe((computed - started) / 1000);
     if (!planned && batch.length === 0) return;
     // The book's snapshot is taken now, synchronously: the book moves on with the next batch.

@@ -53,6 +53,7 @@ const port = z.number().int().min(0).max(65535);
 const mtu = z.number().int().min(0).max(65535);
 const chain = z.object({ name: chainName, rules: ruleList });
 const table = z.enum(['filter', 'nat']);
+const ipv6 = z.literal('IPv6');
 const cidr = z.object({
   address: ip,
   prefix: z.number().int().min(0).max(128),
@@ -119,8 +120,16 @@ const overlayOwnSchema = z.object({
     learning: z.boolean(),
     gbp: z.boolean(),
   }),
-  chains: z.array(z.object({ table, chain: chainName, rules: ruleList })),
-  jumps: z.array(z.object({ table, chain: chainName, rule: line, position: z.enum(['prepend', 'append']) })),
+  chains: z.array(z.object({ family: ipv6.optional(), table, chain: chainName, rules: ruleList })),
+  jumps: z.array(
+    z.object({
+      family: ipv6.optional(),
+      table,
+      chain: chainName,
+      rule: line,
+      position: z.enum(['prepend', 'append']),
+    }),
+  ),
 });
 
 export const nodeManifestSchema = z.object({
@@ -132,6 +141,8 @@ export const nodeManifestSchema = z.object({
   /** Service ports whose fragment on this node differs from the table's, sorted by port. */
   overrides: pairs,
   overlay: overlayOwnSchema.nullable(),
+  /** kube-proxy's IPv6 proxier on this node (absent on a node without IPv6). */
+  ipv6: z.object({ services: line, fixed: digest, overrides: pairs }).optional(),
 });
 
 const overlayConfigSchema = z.object({
@@ -166,7 +177,9 @@ export const planChangeSchema = z.object({
     /** Whole manifests: new nodes, and nodes whose profile or own overlay changed. */
     set: z.array(nodeManifestSchema),
     /** Only the overrides of a node changed. */
-    overrides: z.array(z.object({ node: nodeName, set: pairs, delete: z.array(line) })),
+    overrides: z.array(
+      z.object({ node: nodeName, family: ipv6.optional(), set: pairs, delete: z.array(line) }),
+    ),
     delete: z.array(nodeName),
   }),
   /** UDP flows every node must forget once its rules are in place. */
@@ -208,16 +221,24 @@ export type OverlayOwn = {
   readonly jumps: readonly JumpEntry[];
 } | null;
 
-/** A node's manifest (see the top of this file). */
-export interface NodeManifest {
-  readonly node: string;
+/** What a node takes of one kube-proxy proxier (one IP family). */
+export interface ProxierManifest {
   /** The service table the node takes (its profile's service key). */
   readonly services: string;
   /** Digest of its fixed rules. */
   readonly fixed: Digest;
   /** Service ports whose fragment on this node differs from the table's, sorted by port. */
   readonly overrides: readonly (readonly [string, Digest])[];
+}
+
+/**
+ * A node's manifest (see the top of this file): its IPv4 proxier's part at the top level, its IPv6
+ * proxier's (table keys prefixed "ipv6/") under `ipv6` on a node that has IPv6.
+ */
+export interface NodeManifest extends ProxierManifest {
+  readonly node: string;
   readonly overlay: OverlayOwn;
+  readonly ipv6?: ProxierManifest;
 }
 
 /** Entries set (key -> digest) and removed (by key). */
@@ -235,7 +256,7 @@ export interface PlanChange {
   readonly peers: DigestChanges;
   readonly manifests: {
     readonly set: readonly NodeManifest[];
-    readonly overrides: readonly (DigestChanges & { readonly node: string })[];
+    readonly overrides: readonly (DigestChanges & { readonly node: string; readonly family?: 'IPv6' })[];
     readonly delete: readonly string[];
   };
   readonly conntrack: readonly ConntrackDeletion[];

@@ -4,10 +4,26 @@
  * Entries are immutable values; states share entries freely (structural sharing).
  */
 
+import type { IpFamily } from '../net/ip';
+
 export type IptablesTable = 'filter' | 'nat';
+
+/*
+ * iptables entries belong to one IP family, as kube-proxy runs one proxier per family: IPv4 ones
+ * go to iptables, IPv6 ones (family: 'IPv6') to ip6tables. IPv4 entries carry no family field, so
+ * they (and every digest over them) are what they were before IPv6 was planned.
+ */
+
+/** The IP family of an iptables entry (absent: IPv4). */
+export const familyOf = (e: { readonly family?: IpFamily | undefined }): IpFamily => e.family ?? 'IPv4';
+
+/** `{ family: 'IPv6' }` for an IPv6 entry, nothing for an IPv4 one (spread into an entry). */
+export const familyField = (family: IpFamily | undefined): { family?: 'IPv6' } =>
+  family === 'IPv6' ? { family } : {};
 
 /** A chain Netledger owns completely (it declares, flushes and deletes it). Key: chainKey(). */
 export interface ChainEntry {
+  readonly family?: 'IPv6';
   readonly table: IptablesTable;
   readonly chain: string;
   /** Rules as written after `-A <chain>`. */
@@ -19,6 +35,7 @@ export interface ChainEntry {
  * kube-proxy prepends its jumps; flannel appends its own. Other rules there are left alone.
  */
 export interface JumpEntry {
+  readonly family?: 'IPv6';
   readonly table: IptablesTable;
   readonly chain: string;
   readonly rule: string;
@@ -72,8 +89,11 @@ export interface NodeState {
   readonly fdb: ReadonlyMap<string, FdbEntry>;
 }
 
-export const chainKey = (c: { table: IptablesTable; chain: string }) => `ipv4/${c.table}/${c.chain}`;
-export const jumpKey = (j: JumpEntry) => `ipv4/${j.table}/${j.chain}/${j.rule}`;
+const familyPrefix = (e: { readonly family?: IpFamily | undefined }) =>
+  familyOf(e) === 'IPv6' ? 'ipv6' : 'ipv4';
+export const chainKey = (c: { family?: IpFamily | undefined; table: IptablesTable; chain: string }) =>
+  `${familyPrefix(c)}/${c.table}/${c.chain}`;
+export const jumpKey = (j: JumpEntry) => `${familyPrefix(j)}/${j.table}/${j.chain}/${j.rule}`;
 export const deviceKey = (d: VxlanDevice) => d.name;
 export const routeKey = (r: RouteEntry) => r.dst;
 export const neighbourKey = (n: NeighbourEntry) => `${n.dev}/${n.ip}`;
@@ -119,17 +139,24 @@ export function nodeState(parts: {
 export type ChainChange =
   | {
       readonly op: 'set';
+      readonly family?: 'IPv6';
       readonly table: IptablesTable;
       readonly chain: string;
       readonly rules: readonly string[];
     }
   | {
       readonly op: 'edit';
+      readonly family?: 'IPv6';
       readonly table: IptablesTable;
       readonly chain: string;
       readonly edits: readonly RuleEdit[];
     }
-  | { readonly op: 'delete'; readonly table: IptablesTable; readonly chain: string };
+  | {
+      readonly op: 'delete';
+      readonly family?: 'IPv6';
+      readonly table: IptablesTable;
+      readonly chain: string;
+    };
 
 export type RuleEdit =
   | { readonly op: 'insert'; readonly at: number; readonly rule: string }

@@ -58,7 +58,10 @@ export class ChangePlanner {
 
   /** Plans the nodes (each once; later calls find the plans the model keeps). */
   planNodes(nodes: readonly string[]): void {
-    for (const node of nodes) this.model.kubeProxy.planNode(node);
+    for (const node of nodes) {
+      this.model.kubeProxy.planNode(node);
+      this.model.planNode6(node);
+    }
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   type NodeState,
   type OverlayConfig,
   type PlanChange,
+  type ProxierManifest,
 } from '@netledger/model';
 import type { FixedRules } from '../kube-proxy/fixed-rules';
 import type { NodeProxyPlan, ServiceTable } from '../kube-proxy/node-plan';
@@ -69,10 +70,17 @@ class HeldEntries<V> {
   }
 }
 
+/** A proxier manifest's fragments' values. */
+interface ResolvedProxier {
+  readonly fixed: FixedRules;
+  readonly overrides: ReadonlyMap<string, ServiceFragment>;
+}
+
 interface HeldManifest {
   readonly manifest: NodeManifest;
   /** Its fragments' values, taken on the first planOf. */
-  resolved?: { readonly fixed: FixedRules; readonly overrides: ReadonlyMap<string, ServiceFragment> };
+  resolved?: ResolvedProxier;
+  resolved6?: ResolvedProxier;
 }
 
 /** Keyed digests a change replaces: a table, the peers, a node's overrides. */
@@ -202,16 +210,20 @@ export class PlanBook {
     const held = this.manifests.get(node);
     if (!held) return undefined;
     const { manifest } = held;
-    held.resolved ??= {
-      fixed: this.valueOf<FixedRules>(manifest.fixed),
-      overrides: new Map(manifest.overrides.map(([port, d]) => [port, this.valueOf<ServiceFragment>(d)])),
-    };
-    const kubeProxy: NodeProxyPlan = {
+    const resolve = (m: ProxierManifest): ResolvedProxier => ({
+      fixed: this.valueOf<FixedRules>(m.fixed),
+      overrides: new Map(m.overrides.map(([port, d]) => [port, this.valueOf<ServiceFragment>(d)])),
+    });
+    held.resolved ??= resolve(manifest);
+    if (manifest.ipv6) held.resolved6 ??= resolve(manifest.ipv6);
+    const proxier = (m: ProxierManifest, r: ResolvedProxier): NodeProxyPlan => ({
       node,
-      fixed: held.resolved.fixed,
-      services: this.serviceTable(manifest.services),
-      overrides: held.resolved.overrides,
-    };
+      fixed: r.fixed,
+      services: this.serviceTable(m.services),
+      overrides: r.overrides,
+    });
+    const kubeProxy = proxier(manifest, held.resolved);
+    const kubeProxy6 = manifest.ipv6 && proxier(manifest.ipv6, held.resolved6!);
     const own = manifest.overlay;
     const overlay: OverlayPlan = {
       node,
@@ -222,7 +234,7 @@ export class PlanBook {
       chains: own?.chains ?? [],
       jumps: own?.jumps ?? [],
     };
-    return { node, kubeProxy, overlay };
+    return { node, kubeProxy, kubeProxy6, overlay };
   }
 
   /** The node's desired state at this revision (empty without a manifest). */
@@ -238,10 +250,10 @@ export class PlanBook {
     const before = this.manifestOf(node);
     const after = change.manifests.set.find((m) => m.node === node);
     const removed = change.manifests.delete.includes(node);
-    const tableKey = after?.services ?? before?.services;
+    const tableKeys = new Set([after?.services ?? before?.services, (after ?? before)?.ipv6?.services]);
     const ports = new Set<string>();
     for (const t of change.tables) {
-      if (t.key !== tableKey) continue;
+      if (!tableKeys.has(t.key)) continue;
       for (const [port] of t.set) ports.add(port);
       for (const port of t.delete) ports.add(port);
     }
@@ -311,10 +323,16 @@ export class PlanBook {
       this.manifests.set(manifest.node, { manifest });
     }
     for (const patch of overrides) {
-      const held = this.manifests.get(patch.node)!;
-      const pairs = new Map(held.manifest.overrides);
+      const { manifest } = this.manifests.get(patch.node)!;
+      const v6 = patch.family === 'IPv6';
+      const pairs = new Map(v6 ? manifest.ipv6!.overrides : manifest.overrides);
       this.replace(pairs, patch.set, patch.delete, take, release);
-      this.manifests.set(patch.node, { manifest: { ...held.manifest, overrides: [...pairs].sort(byKey) } });
+      const patched = [...pairs].sort(byKey);
+      this.manifests.set(patch.node, {
+        manifest: v6
+          ? { ...manifest, ipv6: { ...manifest.ipv6!, overrides: patched } }
+          : { ...manifest, overrides: patched },
+      });
     }
 
     for (const digest of release) {
@@ -444,22 +462,29 @@ export class PlanBook {
     for (const key of change.dropTables) tables.delete(key);
     for (const [peer, d] of change.peers.set) need(d, 'peer', () => `peer ${peer}`);
     for (const m of manifests) {
-      if (!tables.has(m.services)) {
-        throw new NetledgerError(
-          'PLAN.MISSING_TABLE',
-          `plan change ${change.revision}: node ${m.node} takes service table ${JSON.stringify(m.services)}, which does not exist`,
-        );
+      for (const [p, family] of [
+        [m, ''],
+        [m.ipv6, ' IPv6'],
+      ] as const) {
+        if (!p) continue;
+        if (!tables.has(p.services)) {
+          throw new NetledgerError(
+            'PLAN.MISSING_TABLE',
+            `plan change ${change.revision}: node ${m.node} takes${family} service table ${JSON.stringify(p.services)}, which does not exist`,
+          );
+        }
+        need(p.fixed, 'fixed', () => `node ${m.node}${family} fixed rules`);
+        for (const [port, d] of p.overrides) need(d, 'service', () => `node ${m.node}${family} port ${port}`);
       }
-      need(m.fixed, 'fixed', () => `node ${m.node} fixed rules`);
-      for (const [port, d] of m.overrides) need(d, 'service', () => `node ${m.node} port ${port}`);
     }
-    const added = new Set(manifests.map((m) => m.node));
+    const added = new Map(manifests.map((m) => [m.node, m]));
     const deleted = new Set(change.manifests.delete);
     for (const o of overrides) {
-      if (!added.has(o.node) && (deleted.has(o.node) || !this.manifests.has(o.node))) {
+      const manifest = added.get(o.node) ?? (deleted.has(o.node) ? undefined : this.manifestOf(o.node));
+      if (!manifest || (o.family === 'IPv6' && !manifest.ipv6)) {
         throw new NetledgerError(
           'PLAN.NO_SUCH_NODE',
-          `plan change ${change.revision} patches the overrides of ${o.node}, which has no manifest`,
+          `plan change ${change.revision} patches the${o.family === 'IPv6' ? ' IPv6' : ''} overrides of ${o.node}, which has no manifest for them`,
         );
       }
       for (const [port, d] of o.set) need(d, 'service', () => `node ${o.node} port ${port}`);
@@ -469,5 +494,6 @@ export class PlanBook {
 }
 
 function manifestDigests(manifest: NodeManifest): Digest[] {
-  return [manifest.fixed, ...manifest.overrides.map(([, d]) => d)];
+  const of = (p: ProxierManifest) => [p.fixed, ...p.overrides.map(([, d]) => d)];
+  return manifest.ipv6 ? [...of(manifest), ...of(manifest.ipv6)] : of(manifest);
 }

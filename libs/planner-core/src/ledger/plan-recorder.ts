@@ -1,6 +1,15 @@
-import type { Digest, NodeManifest, OverlayConfig, OverlayOwn, PlanChange } from '@netledger/model';
+import {
+  familyField,
+  type Digest,
+  type IpFamily,
+  type NodeManifest,
+  type OverlayConfig,
+  type OverlayOwn,
+  type PlanChange,
+  type ProxierManifest,
+} from '@netledger/model';
 import type { FixedRules } from '../kube-proxy/fixed-rules';
-import type { ServiceTable } from '../kube-proxy/node-plan';
+import type { NodeProxyPlan, ServiceTable } from '../kube-proxy/node-plan';
 import type { ServiceFragment } from '../kube-proxy/service-fragment';
 import type { ModelChanges, NetworkPlanner, NodePlan } from '../network-planner';
 import type { PeerTable } from '../overlay/overlay-planner';
@@ -16,12 +25,26 @@ export interface RecordedChange {
 /** Gives a fragment's digest, noting its body to carry with the change when it must. */
 type Namer = <K extends keyof FragmentValues>(kind: K, value: FragmentValues[K]) => Digest;
 
-/** What the recorder saw of a node at the last change, to tell cheaply what moved since. */
-interface SeenNode {
+/** What the recorder saw of one proxier on a node at the last change. */
+interface SeenProxier {
   readonly fixed: FixedRules;
   readonly services: string;
   readonly overrides: ReadonlyMap<string, ServiceFragment>;
 }
+
+/** What the recorder saw of a node at the last change, to tell cheaply what moved since. */
+interface SeenNode extends SeenProxier {
+  readonly ipv6: SeenProxier | undefined;
+}
+
+/** IPv6 service tables are keyed apart from IPv4 ones (profiles of both families share key forms). */
+export const IPV6_TABLE_PREFIX = 'ipv6/';
+
+const seenProxier = (k: NodeProxyPlan, prefix = ''): SeenProxier => ({
+  fixed: k.fixed,
+  services: prefix + k.profile!.serviceKey,
+  overrides: k.overrides,
+});
 
 /**
  * Turns the model's state after a batch into the next plan change: which fragments, table
@@ -61,34 +84,46 @@ export class PlanRecorder {
 
     const present = model.nodeNames();
     const set: NodeManifest[] = [];
-    const overrides: { node: string; set: [string, Digest][]; delete: string[] }[] = [];
+    const overrides: PlanChange['manifests']['overrides'][number][] = [];
     const tables = new Map<string, ServiceTable>();
     const presentSet = new Set(present);
     for (const node of present) {
       // The overlay half of a plan is built only for nodes that may have changed as a whole.
       const k = model.kubeProxy.planNode(node);
-      const services = k.profile!.serviceKey;
-      tables.set(services, k.services);
+      const k6 = model.planNode6(node);
+      const seen: SeenNode = { ...seenProxier(k), ipv6: k6 && seenProxier(k6, IPV6_TABLE_PREFIX) };
+      tables.set(seen.services, k.services);
+      if (k6) tables.set(seen.ipv6!.services, k6.services);
       const before = this.seenNodes.get(node);
-      this.seenNodes.set(node, { fixed: k.fixed, services, overrides: k.overrides });
+      this.seenNodes.set(node, seen);
       const whole =
         !before ||
         changes.all ||
         changes.nodes.has(node) ||
-        before.fixed !== k.fixed ||
-        before.services !== services;
+        !sameProfile(before, seen) ||
+        (before.ipv6 === undefined) !== (seen.ipv6 === undefined) ||
+        (before.ipv6 !== undefined && !sameProfile(before.ipv6, seen.ipv6!));
       if (whole) {
-        const plan: NodePlan = { node, kubeProxy: k, overlay: model.overlay.planNode(node) };
-        const manifest = this.manifestOf(plan, services, shared);
+        const plan: NodePlan = { node, kubeProxy: k, kubeProxy6: k6, overlay: model.overlay.planNode(node) };
+        const manifest = this.manifestOf(plan, seen, shared);
         const held = this.book.manifestOf(node);
         if (!held || JSON.stringify(held) !== JSON.stringify(manifest)) {
           set.push(manifest);
-          own('fixed', k.fixed);
-          for (const fragment of k.overrides.values()) own('service', fragment);
+          for (const proxier of [k, k6]) {
+            if (!proxier) continue;
+            own('fixed', proxier.fixed);
+            for (const fragment of proxier.overrides.values()) own('service', fragment);
+          }
         }
-      } else if (before.overrides !== k.overrides) {
-        const patch = this.overridesPatch(node, k.overrides, shared, own);
-        if (patch.set.length > 0 || patch.delete.length > 0) overrides.push(patch);
+      } else {
+        if (before.overrides !== k.overrides) {
+          const patch = this.overridesPatch(node, 'IPv4', k.overrides, shared, own);
+          if (patch.set.length > 0 || patch.delete.length > 0) overrides.push(patch);
+        }
+        if (k6 && before.ipv6!.overrides !== k6.overrides) {
+          const patch = this.overridesPatch(node, 'IPv6', k6.overrides, shared, own);
+          if (patch.set.length > 0 || patch.delete.length > 0) overrides.push(patch);
+        }
       }
     }
     // A node leaves the model as a changed node; a recorder that has seen nothing yet (a restore
@@ -149,46 +184,54 @@ export class PlanRecorder {
     this.seenTables.clear();
     for (const node of model.nodeNames()) {
       const k = model.kubeProxy.planNode(node);
-      const services = k.profile!.serviceKey;
-      this.seenNodes.set(node, { fixed: k.fixed, services, overrides: k.overrides });
-      this.seenTables.set(services, k.services);
+      const k6 = model.planNode6(node);
+      const seen: SeenNode = { ...seenProxier(k), ipv6: k6 && seenProxier(k6, IPV6_TABLE_PREFIX) };
+      this.seenNodes.set(node, seen);
+      this.seenTables.set(seen.services, k.services);
+      if (k6) this.seenTables.set(seen.ipv6!.services, k6.services);
     }
     const overlay = model.overlay.planNode('');
     this.seenPeers = overlay.peers;
     this.seenOverlay = overlay.config;
   }
 
-  private manifestOf(plan: NodePlan, services: string, name: Namer): NodeManifest {
+  private manifestOf(plan: NodePlan, seen: SeenNode, name: Namer): NodeManifest {
     const o = plan.overlay;
     const overlay: OverlayOwn =
       o.self && o.device
         ? { self: o.self, device: o.device, chains: [...o.chains], jumps: [...o.jumps] }
         : null;
-    return {
-      node: plan.node,
+    const proxier = (k: NodeProxyPlan, services: string): ProxierManifest => ({
       services,
-      fixed: name('fixed', plan.kubeProxy.fixed),
-      overrides: [...plan.kubeProxy.overrides]
+      fixed: name('fixed', k.fixed),
+      overrides: [...k.overrides]
         .map(([port, fragment]): [string, Digest] => [port, name('service', fragment)])
         .sort(byKey),
+    });
+    return {
+      node: plan.node,
+      ...proxier(plan.kubeProxy, seen.services),
       overlay,
+      ...(plan.kubeProxy6 ? { ipv6: proxier(plan.kubeProxy6, seen.ipv6!.services) } : {}),
     };
   }
 
   private overridesPatch(
     node: string,
+    family: IpFamily,
     now: ReadonlyMap<string, ServiceFragment>,
     shared: Namer,
     own: Namer,
-  ): { node: string; set: [string, Digest][]; delete: string[] } {
-    const held = new Map(this.book.manifestOf(node)!.overrides);
+  ): PlanChange['manifests']['overrides'][number] {
+    const manifest = this.book.manifestOf(node)!;
+    const held = new Map(family === 'IPv6' ? manifest.ipv6!.overrides : manifest.overrides);
     const set: [string, Digest][] = [];
     for (const [port, fragment] of now) {
       const digest = shared('service', fragment);
       if (held.get(port) !== digest) set.push([port, own('service', fragment)]);
     }
     const gone = [...held.keys()].filter((port) => !now.has(port));
-    return { node, set: set.sort(byKey), delete: gone.sort() };
+    return { node, ...familyField(family), set: set.sort(byKey), delete: gone.sort() };
   }
 
   /**
@@ -232,6 +275,9 @@ export class PlanRecorder {
     return { set, delete: this.book.peerNames().filter((peer) => !table.entries.has(peer)) };
   }
 }
+
+/** The same fixed rules and service table (the node's profile did not move). */
+const sameProfile = (a: SeenProxier, b: SeenProxier) => a.fixed === b.fixed && a.services === b.services;
 
 /** True when a change changes nothing (no revision is made for it). */
 export function isEmptyChange(change: PlanChange): boolean {

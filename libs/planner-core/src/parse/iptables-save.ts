@@ -1,6 +1,8 @@
 import {
   chainKey,
+  familyField,
   NetledgerError,
+  type IpFamily,
   type ChainEntry,
   type IptablesTable,
   type JumpEntry,
@@ -63,13 +65,16 @@ export function parseIptablesSave(text: string): Map<string, SavedTable> {
 const BUILTIN = new Set(['INPUT', 'OUTPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING']);
 
 /**
- * The chains and jumps Netledger owns, read back from parsed iptables-save output: user chains for
- * which `owns(chain)` holds, and rules in built-in chains that jump to one of them.
+ * The chains and jumps Netledger owns, read back from parsed iptables-save output (ip6tables-save
+ * for `family` IPv6): user chains for which `owns(chain)` holds, and rules in built-in chains that
+ * jump to one of them.
  */
 export function ownedIptables(
   tables: Map<string, SavedTable>,
   owns: (chain: string) => boolean,
+  family: IpFamily = 'IPv4',
 ): { chains: ChainEntry[]; jumps: Omit<JumpEntry, 'position'>[] } {
+  const tagged = familyField(family);
   const chains: ChainEntry[] = [];
   const jumps: Omit<JumpEntry, 'position'>[] = [];
   for (const tableName of ['filter', 'nat'] as IptablesTable[]) {
@@ -79,9 +84,9 @@ export function ownedIptables(
       if (BUILTIN.has(name)) {
         for (const rule of chain.rules) {
           const target = / -j (\S+)/.exec(` ${rule}`)?.[1];
-          if (target && owns(target)) jumps.push({ table: tableName, chain: name, rule });
+          if (target && owns(target)) jumps.push({ ...tagged, table: tableName, chain: name, rule });
         }
-      } else if (owns(name)) chains.push({ table: tableName, chain: name, rules: chain.rules });
+      } else if (owns(name)) chains.push({ ...tagged, table: tableName, chain: name, rules: chain.rules });
     }
   }
   return { chains, jumps };
@@ -102,11 +107,11 @@ export function isNetledgerChain(name: string): boolean {
   return TOP_LEVEL_CHAINS.has(name) || HASHED_CHAIN.test(name) || name.startsWith('FLANNEL-');
 }
 
-/** Whether Netledger owns `chain` on a host whose desired state is `desired`. */
-export function ownsChain(desired: NodeState, chain: string): boolean {
+/** Whether Netledger owns `chain` of `family` on a host whose desired state is `desired`. */
+export function ownsChain(desired: NodeState, chain: string, family: IpFamily = 'IPv4'): boolean {
   return (
     isNetledgerChain(chain) ||
-    desired.chains.has(chainKey({ table: 'filter', chain })) ||
-    desired.chains.has(chainKey({ table: 'nat', chain }))
+    desired.chains.has(chainKey({ family, table: 'filter', chain })) ||
+    desired.chains.has(chainKey({ family, table: 'nat', chain }))
   );
 }

@@ -1,6 +1,8 @@
 import {
   chainKey,
+  familyOf,
   type ChainChange,
+  type IpFamily,
   type ChainEntry,
   type IptablesTable,
   type JumpEntry,
@@ -18,8 +20,8 @@ const TABLES: readonly IptablesTable[] = ['filter', 'nat'];
  * kube-proxy and flannel write theirs: declarations (which also flush), then rules chain by chain.
  * Jumps from built-in chains are not part of it: they are inserted once, never rewritten.
  */
-export function renderStateRestore(state: NodeState): string {
-  return renderState(state, { jumps: false, rule: (rule) => rule });
+export function renderStateRestore(state: NodeState, family: IpFamily = 'IPv4'): string {
+  return renderState(state, family, { jumps: false, rule: (rule) => rule });
 }
 
 /**
@@ -28,15 +30,25 @@ export function renderStateRestore(state: NodeState): string {
  * chain Netledger owns, then the jumps from the built-in chains in the order they end up there,
  * then each chain's rules. Built-in chains are not declared (their policy is not Netledger's).
  */
-export function renderStateListing(state: NodeState): string {
-  return renderState(state, { jumps: true, rule: canonicalRule });
+export function renderStateListing(state: NodeState, family: IpFamily = 'IPv4'): string {
+  return renderState(state, family, { jumps: true, rule: canonicalRule });
 }
 
-function renderState(state: NodeState, options: { jumps: boolean; rule: (rule: string) => string }): string {
+/** Whether the state holds entries of `family` (an IPv4-only node has no ip6tables part). */
+export function holdsFamily(state: NodeState, family: IpFamily): boolean {
+  const of = (e: { family?: IpFamily }) => familyOf(e) === family;
+  return [...state.chains.values()].some(of) || [...state.jumps.values()].some(of);
+}
+
+function renderState(
+  state: NodeState,
+  family: IpFamily,
+  options: { jumps: boolean; rule: (rule: string) => string },
+): string {
   const lines: string[] = [];
   for (const table of TABLES) {
-    const chains = [...state.chains.values()].filter((c) => c.table === table);
-    const jumps = options.jumps ? builtinJumpsInHostOrder(state, table) : [];
+    const chains = [...state.chains.values()].filter((c) => c.table === table && familyOf(c) === family);
+    const jumps = options.jumps ? builtinJumpsInHostOrder(state, table, family) : [];
     if (chains.length === 0 && jumps.length === 0) continue;
     lines.push(`*${table}`);
     for (const c of chains) lines.push(`:${c.chain} - [0:0]`);
@@ -52,8 +64,12 @@ function renderState(state: NodeState, options: { jumps: boolean; rule: (rule: s
  * first, in the state's order, then the appended ones (on a host, other agents' rules of that
  * chain come between).
  */
-export function builtinJumpsInHostOrder(state: NodeState, table: IptablesTable): JumpEntry[] {
-  const jumps = [...state.jumps.values()].filter((j) => j.table === table);
+export function builtinJumpsInHostOrder(
+  state: NodeState,
+  table: IptablesTable,
+  family: IpFamily = 'IPv4',
+): JumpEntry[] {
+  const jumps = [...state.jumps.values()].filter((j) => j.table === table && familyOf(j) === family);
   return [...new Set(jumps.map((j) => j.chain))].flatMap((chain) => {
     const into = jumps.filter((j) => j.chain === chain);
     return [...into.filter((j) => j.position === 'prepend'), ...into.filter((j) => j.position === 'append')];
@@ -61,8 +77,8 @@ export function builtinJumpsInHostOrder(state: NodeState, table: IptablesTable):
 }
 
 /**
- * iptables-restore --noflush input that applies the iptables part of `diff`, touching only what
- * changed. Per table, in one atomic transaction:
+ * iptables-restore --noflush input (ip6tables-restore for `family` IPv6) that applies that
+ * family's part of `diff`, touching only what changed. Per table, in one atomic transaction:
  * NOTE: order matters. Jumps are removed first and chains deleted last (`-X` fails while any rule
  * still jumps to the chain); rewritten chains are declared (which flushes them) before their rules;
  * rule edits run in the diff's order, their positions counting from the chain's state at that point.
@@ -70,12 +86,13 @@ export function builtinJumpsInHostOrder(state: NodeState, table: IptablesTable):
  * where the text is unique in the chain: on a host whose chain is not what `from` says, the
  * transaction then fails (and the executor reconciles) instead of deleting another rule.
  */
-export function renderDiffRestore(diff: NodeDiff, from?: NodeState): string {
+export function renderDiffRestore(diff: NodeDiff, from?: NodeState, family: IpFamily = 'IPv4'): string {
   const lines: string[] = [];
+  const ofFamily = (e: { family?: IpFamily }) => familyOf(e) === family;
   for (const table of TABLES) {
-    const changes = diff.chains.filter((c) => c.table === table);
-    const addJumps = diff.jumps.upsert.filter((j) => j.table === table);
-    const removeJumps = diff.jumps.delete.map(parseJumpKey).filter((j) => j.table === table);
+    const changes = diff.chains.filter((c) => c.table === table && ofFamily(c));
+    const addJumps = diff.jumps.upsert.filter((j) => j.table === table && ofFamily(j));
+    const removeJumps = diff.jumps.delete.map(parseJumpKey).filter((j) => j.table === table && ofFamily(j));
     if (changes.length === 0 && addJumps.length === 0 && removeJumps.length === 0) continue;
     lines.push(`*${table}`);
     for (const c of changes) if (c.op !== 'edit') lines.push(`:${c.chain} - [0:0]`);
@@ -119,8 +136,13 @@ function changeLines(c: ChainChange, from: ChainEntry | undefined): string[] {
   }
 }
 
-/** Splits a jump key (`ipv4/<table>/<chain>/<rule>`) back into its parts. */
-export function parseJumpKey(key: string): Pick<JumpEntry, 'table' | 'chain' | 'rule'> {
-  const [, table, chain, ...rule] = key.split('/');
-  return { table: table as IptablesTable, chain: chain!, rule: rule.join('/') };
+/** Splits a jump key (`ipv4|ipv6/<table>/<chain>/<rule>`) back into its parts. */
+export function parseJumpKey(key: string): Pick<JumpEntry, 'family' | 'table' | 'chain' | 'rule'> {
+  const [family, table, chain, ...rule] = key.split('/');
+  return {
+    ...(family === 'ipv6' ? { family: 'IPv6' as const } : {}),
+    table: table as IptablesTable,
+    chain: chain!,
+    rule: rule.join('/'),
+  };
 }

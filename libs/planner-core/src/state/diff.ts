@@ -1,6 +1,7 @@
 import {
   chainKey,
   deviceKey,
+  familyField,
   fdbKey,
   jumpKey,
   neighbourKey,
@@ -47,12 +48,13 @@ const editBytes = (edits: readonly RuleEdit[]) =>
 /** How one chain changes: rule edits when the chain is long and the edits are smaller. */
 export function chainChange(from: ChainEntry | undefined, to: ChainEntry): ChainChange | undefined {
   if (from && sameRules(from.rules, to.rules)) return undefined;
-  const set: ChainChange = { op: 'set', table: to.table, chain: to.chain, rules: to.rules };
+  const family = familyField(to.family);
+  const set: ChainChange = { op: 'set', ...family, table: to.table, chain: to.chain, rules: to.rules };
   if (!from || from.rules.length < EDIT_THRESHOLD) return set;
   const budget = ruleBytes(to.rules);
   const edits = ruleEdits(from.rules, to.rules, Math.min(512, Math.ceil(to.rules.length / 2) + 1));
   if (!edits || editBytes(edits) >= budget) return set;
-  return { op: 'edit', table: to.table, chain: to.chain, edits };
+  return { op: 'edit', ...family, table: to.table, chain: to.chain, edits };
 }
 
 /** The diff that turns `from` into `to`: apply(from, diff(from, to)) equals `to`. */
@@ -65,7 +67,8 @@ export function diffNodeStates(from: NodeState, to: NodeState): NodeDiff {
     if (change) chains.push(change);
   }
   for (const [key, entry] of from.chains) {
-    if (!to.chains.has(key)) chains.push({ op: 'delete', table: entry.table, chain: entry.chain });
+    if (!to.chains.has(key))
+      chains.push({ op: 'delete', ...familyField(entry.family), table: entry.table, chain: entry.chain });
   }
   return {
     chains,
@@ -109,13 +112,15 @@ export function applyNodeDiff(from: NodeState, diff: NodeDiff): NodeState {
     const next = new Map(from.chains);
     for (const change of diff.chains) {
       const key = chainKey(change);
+      const family = familyField(change.family);
       if (change.op === 'delete') next.delete(key);
       else if (change.op === 'set')
-        next.set(key, { table: change.table, chain: change.chain, rules: change.rules });
+        next.set(key, { ...family, table: change.table, chain: change.chain, rules: change.rules });
       else {
         const old = next.get(key);
         if (!old) throw new Error(`rule edits for ${key}, which does not exist`);
         next.set(key, {
+          ...family,
           table: change.table,
           chain: change.chain,
           rules: applyRuleEdits(old.rules, change.edits),
@@ -142,7 +147,8 @@ export function nodeStatesEqual(a: NodeState, b: NodeState): boolean {
     sameMap(
       a.chains,
       b.chains,
-      (p, q) => p.table === q.table && p.chain === q.chain && sameRules(p.rules, q.rules),
+      (p, q) =>
+        p.family === q.family && p.table === q.table && p.chain === q.chain && sameRules(p.rules, q.rules),
     ) &&
     sameMap(a.jumps, b.jumps, shallowEqual) &&
     sameMap(a.devices, b.devices, shallowEqual) &&

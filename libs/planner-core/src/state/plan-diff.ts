@@ -1,4 +1,5 @@
 import {
+  familyField,
   fdbKey,
   neighbourKey,
   routeKey,
@@ -6,6 +7,7 @@ import {
   type ChainEntry,
   type EntryChanges,
   type FdbEntry,
+  type IpFamily,
   type IptablesTable,
   type NeighbourEntry,
   type NodeDiff,
@@ -18,7 +20,7 @@ import {
   KUBE_PROXY_FIREWALL,
   KUBE_SERVICES,
 } from '../kube-proxy/constants';
-import type { ServiceTable } from '../kube-proxy/node-plan';
+import type { NodeProxyPlan, ServiceTable } from '../kube-proxy/node-plan';
 import type { ServiceFragment } from '../kube-proxy/service-fragment';
 import { nodeStateOf, peerEntriesOn, type ModelChanges, type NodePlan } from '../network-planner';
 import { chainChange, diffNodeStates } from './diff';
@@ -81,12 +83,12 @@ function lowerBound(order: readonly string[], name: string): number {
   return lo;
 }
 
-const fragmentOf = (plan: NodePlan, port: string) =>
-  plan.kubeProxy.overrides.get(port) ?? plan.kubeProxy.services.fragments.get(port);
+const fragmentOf = (plan: NodeProxyPlan, port: string) =>
+  plan.overrides.get(port) ?? plan.services.fragments.get(port);
 
 /** Rules of `slot` in `plan` before port `name` (which need not exist in the plan). */
-function rulesBefore(plan: NodePlan, slotIndex: number, name: string): number {
-  const { services, overrides } = plan.kubeProxy;
+function rulesBefore(plan: NodeProxyPlan, slotIndex: number, name: string): number {
+  const { services, overrides } = plan;
   const index = lowerBound(services.order, name);
   let count = prefixes(services)[slotIndex]![index]!;
   const slot = SLOTS[slotIndex]!;
@@ -127,6 +129,7 @@ export function diffNodePlans(from: NodePlan, to: NodePlan, changes: ModelChange
   if (
     changes.all ||
     k0.fixed !== k1.fixed ||
+    from.kubeProxy6?.fixed !== to.kubeProxy6?.fixed ||
     changes.nodes.has(to.node) ||
     from.overlay.config !== to.overlay.config
   ) {
@@ -135,35 +138,8 @@ export function diffNodePlans(from: NodePlan, to: NodePlan, changes: ModelChange
 
   const chains: ChainChange[] = [];
   const ports = [...changes.ports].sort();
-  const slotEdits: RuleEdit[][] = SLOTS.map(() => []);
-  for (const port of ports) {
-    const oldFragment = fragmentOf(from, port);
-    const newFragment = fragmentOf(to, port);
-    if (oldFragment === newFragment) continue;
-    SLOTS.forEach((slot, s) => {
-      const before = oldFragment ? slot.rules(oldFragment) : [];
-      const after = newFragment ? slot.rules(newFragment) : [];
-      if (sameArray(before, after)) return;
-      const at = rulesBefore(to, s, port);
-      for (const e of ruleEdits(before, after, before.length + after.length)!)
-        slotEdits[s]!.push({ ...e, at: e.at + at });
-    });
-    const oldChains = new Map<string, ChainEntry>(
-      (oldFragment?.natChains ?? []).map((c) => [c.name, { table: 'nat', chain: c.name, rules: c.rules }]),
-    );
-    for (const c of newFragment?.natChains ?? []) {
-      const old = oldChains.get(c.name);
-      oldChains.delete(c.name);
-      if (old && old.rules === c.rules) continue;
-      const change = chainChange(old, { table: 'nat', chain: c.name, rules: c.rules });
-      if (change) chains.push(change);
-    }
-    for (const old of oldChains.values()) chains.push({ op: 'delete', table: 'nat', chain: old.chain });
-  }
-  SLOTS.forEach((slot, s) => {
-    if (slotEdits[s]!.length > 0)
-      chains.push({ op: 'edit', table: slot.table, chain: slot.chain, edits: slotEdits[s]! });
-  });
+  serviceChanges(k0, k1, ports, 'IPv4', chains);
+  if (from.kubeProxy6 && to.kubeProxy6) serviceChanges(from.kubeProxy6, to.kubeProxy6, ports, 'IPv6', chains);
 
   const routes = { upsert: [] as RouteEntry[], delete: [] as string[] };
   const neighbours = { upsert: [] as NeighbourEntry[], delete: [] as string[] };
@@ -177,4 +153,48 @@ export function diffNodePlans(from: NodePlan, to: NodePlan, changes: ModelChange
   }
   const none: EntryChanges<never> = { upsert: [], delete: [] };
   return { chains, jumps: none, devices: none, routes, neighbours, fdb };
+}
+
+/** The chain changes of one proxier's changed service ports (rule edits in the shared chains). */
+function serviceChanges(
+  k0: NodeProxyPlan,
+  k1: NodeProxyPlan,
+  ports: readonly string[],
+  family: IpFamily,
+  chains: ChainChange[],
+): void {
+  const tagged = familyField(family);
+  const slotEdits: RuleEdit[][] = SLOTS.map(() => []);
+  for (const port of ports) {
+    const oldFragment = fragmentOf(k0, port);
+    const newFragment = fragmentOf(k1, port);
+    if (oldFragment === newFragment) continue;
+    SLOTS.forEach((slot, s) => {
+      const before = oldFragment ? slot.rules(oldFragment) : [];
+      const after = newFragment ? slot.rules(newFragment) : [];
+      if (sameArray(before, after)) return;
+      const at = rulesBefore(k1, s, port);
+      for (const e of ruleEdits(before, after, before.length + after.length)!)
+        slotEdits[s]!.push({ ...e, at: e.at + at });
+    });
+    const oldChains = new Map<string, ChainEntry>(
+      (oldFragment?.natChains ?? []).map((c) => [
+        c.name,
+        { ...tagged, table: 'nat', chain: c.name, rules: c.rules },
+      ]),
+    );
+    for (const c of newFragment?.natChains ?? []) {
+      const old = oldChains.get(c.name);
+      oldChains.delete(c.name);
+      if (old && old.rules === c.rules) continue;
+      const change = chainChange(old, { ...tagged, table: 'nat', chain: c.name, rules: c.rules });
+      if (change) chains.push(change);
+    }
+    for (const old of oldChains.values())
+      chains.push({ op: 'delete', ...tagged, table: 'nat', chain: old.chain });
+  }
+  SLOTS.forEach((slot, s) => {
+    if (slotEdits[s]!.length > 0)
+      chains.push({ op: 'edit', ...tagged, table: slot.table, chain: slot.chain, edits: slotEdits[s]! });
+  });
 }
