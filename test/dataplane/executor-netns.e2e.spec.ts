@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import {
   signPlanMessages,
   topicNames,
 } from '@netledger/messaging';
-import { fragmentDigest } from '@netledger/model';
+import { DEFAULT_PROXY_CONFIG, fragmentDigest, parseNetConf } from '@netledger/model';
 import { renderStateListing } from '@netledger/planner-core';
 import { runService, type RunningService } from '@netledger/service';
 import { IngesterModule } from '../../apps/ingester/src/ingester.module';
@@ -39,6 +39,21 @@ const POD_11 = { ip: '10.244.1.11', node: 'node-a' };
 const POD_21 = { ip: '10.244.2.11', node: 'node-b' };
 const webSlice = (...endpoints: { ip: string; node: string }[]) =>
   rawSlice('default', 'web-1', 'web', [{ name: 'http', port: 8080 }], endpoints) as Record<string, unknown>;
+
+/** flannel's dual-stack net-conf the planner runs with: nodes with IPv6 leases get the flannel-v6 overlay. */
+const NET_CONF = {
+  Network: '10.244.0.0/16',
+  EnableIPv6: true,
+  IPv6Network: 'fd00:10:244::/56',
+  Backend: { Type: 'vxlan' },
+};
+/** What every node must have, planned from scratch with the planner's configuration. */
+const scratchPlans = (objects: readonly Record<string, unknown>[]) =>
+  planFromScratch(
+    objects,
+    { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'] },
+    parseNetConf(NET_CONF),
+  );
 
 /** `-A` lines per table and chain, in order. */
 function byChain(text: string): Record<string, string[]> {
@@ -143,7 +158,11 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     );
     apiserver.apply(webSlice(POD_11, POD_21));
     ingester = await runService('ingester', 0, () => IngesterModule.forRoot(env), env);
-    planner = await runService('planner', 0, () => PlannerModule.forRoot(env), env);
+    // flannel's dual-stack net-conf: nodes with IPv6 leases get the flannel-v6 overlay too.
+    const netConf = join(mkdtempSync(join(tmpdir(), 'nl-netconf-')), 'net-conf.json');
+    writeFileSync(netConf, JSON.stringify(NET_CONF));
+    const plannerEnv = { ...env, NET_CONF: netConf };
+    planner = await runService('planner', 0, () => PlannerModule.forRoot(plannerEnv), plannerEnv);
     stateDir = mkdtempSync(join(tmpdir(), 'nl-executor-'));
     for (const { name } of nodes) executors.set(name, await startExecutor(name));
     await converged();
@@ -201,7 +220,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
   async function programmedAsPlanned(): Promise<void> {
     await eventually(
       () => {
-        const desired = planFromScratch(pipeline.apiserver.allObjects());
+        const desired = scratchPlans(pipeline.apiserver.allObjects());
         return nodes.every(
           ({ name }) =>
             JSON.stringify(byChain(nodeNs.get(name)!.exec('iptables-save', []))) ===
@@ -215,7 +234,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
 
   const curl = (pod: string, url: string): string => {
     try {
-      return podNs.get(pod)!.exec('curl', ['-s', '--max-time', '3', url]);
+      return podNs.get(pod)!.exec('curl', ['-s', '-g', '--max-time', '3', url]);
     } catch {
       return 'FAILED';
     }
@@ -278,39 +297,55 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
 
   it("holds every rule as `plan --output iptables` lists it, the built-in chains' jumps in the same order", () => {
     for (const name of ['node-a', 'node-b']) {
-      const desired = planFromScratch(pipeline.apiserver.allObjects()).get(name)!;
+      const desired = scratchPlans(pipeline.apiserver.allObjects()).get(name)!;
       const listed = byChain(renderStateListing(desired));
       expect(Object.keys(listed)).toEqual(expect.arrayContaining(['nat PREROUTING', 'filter INPUT']));
       expect(byChain(nodeNs.get(name)!.exec('iptables-save', []))).toEqual(listed);
     }
   });
 
-  it('a dual-stack Service: the executor programs ip6tables too, and the ClusterIP and NodePort answer over IPv4 and IPv6', async () => {
+  it('dual stack: the executor programs ip6tables and the flannel-v6 overlay; a Service answers over both families, pods talk over IPv6 across nodes', async () => {
     const { apiserver } = pipeline;
+    // node-a and node-b take IPv6 underlay and pod addresses; node-c stays IPv4 only.
+    for (const [name, n] of [
+      ['node-a', 1],
+      ['node-b', 2],
+    ] as const) {
+      const node = nodeNs.get(name)!;
+      node.exec('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+      node.exec('ip', ['addr', 'add', `fd00:198:18::1${n}/64`, 'dev', 'eth0', 'nodad']);
+      node.exec('ip', ['addr', 'add', `fd00:10:244:${n}::1/64`, 'dev', 'cni0', 'nodad']);
+      const pod = podNs.get(`pod-${n}1`)!;
+      pod.exec('ip', ['addr', 'add', `fd00:10:244:${n}::11/64`, 'dev', 'eth0', 'nodad']);
+      pod.exec('ip', ['-6', 'route', 'add', 'default', 'via', `fd00:10:244:${n}::1`]);
+    }
     const nodeA = nodeNs.get('node-a')!;
-    const pod11 = podNs.get('pod-11')!;
-    // node-a and pod-11 take IPv6 addresses; pod-11 answers over IPv6 with its name and family.
-    nodeA.exec('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
-    nodeA.exec('ip', ['addr', 'add', 'fd00:198:18::11/64', 'dev', 'eth0', 'nodad']);
-    nodeA.exec('ip', ['addr', 'add', 'fd00:10:244:1::1/64', 'dev', 'cni0', 'nodad']);
     // Locally sent packets are routed before OUTPUT's DNAT: the node needs a route to the ClusterIP.
     nodeA.exec('ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:198:18::1', 'dev', 'eth0']);
-    pod11.exec('ip', ['addr', 'add', 'fd00:10:244:1::11/64', 'dev', 'eth0', 'nodad']);
-    pod11.exec('ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:10:244:1::1']);
+    // pod-11 answers over IPv6 with its name and family.
     const script =
       "require('http').createServer((q, s) => s.end('pod-11 over IPv6')).listen({ port: 8080, host: '::', ipv6Only: true })";
     servers.push(
-      spawn('ip', ['netns', 'exec', pod11.name, process.execPath, '-e', script], { stdio: 'ignore' }),
+      spawn('ip', ['netns', 'exec', podNs.get('pod-11')!.name, process.execPath, '-e', script], {
+        stdio: 'ignore',
+      }),
     );
 
     await change(() => {
-      const raw = rawNode('node-a', '198.18.0.11', '10.244.1.0/24');
-      const status = raw.status as { addresses: { type: string; address: string }[] };
-      apiserver.apply({
-        ...raw,
-        spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'] },
-        status: { addresses: [...status.addresses, { type: 'InternalIP', address: 'fd00:198:18::11' }] },
-      });
+      for (const [name, n] of [
+        ['node-a', 1],
+        ['node-b', 2],
+      ] as const) {
+        const raw = rawNode(name, `198.18.0.1${n}`, `10.244.${n}.0/24`);
+        const status = raw.status as { addresses: { type: string; address: string }[] };
+        apiserver.apply({
+          ...raw,
+          spec: { podCIDR: `10.244.${n}.0/24`, podCIDRs: [`10.244.${n}.0/24`, `fd00:10:244:${n}::/64`] },
+          status: {
+            addresses: [...status.addresses, { type: 'InternalIP', address: `fd00:198:18::1${n}` }],
+          },
+        });
+      }
       const service = rawService('default', 'dual', {
         type: 'NodePort',
         clusterIP: '10.96.0.30',
@@ -332,17 +367,25 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       apiserver.apply({ ...v6, addressType: 'IPv6' });
     });
     await programmedAsPlanned();
-    const desired = planFromScratch(apiserver.allObjects()).get('node-a')!;
+    const desired = scratchPlans(apiserver.allObjects());
     await eventually(
-      () =>
-        JSON.stringify(byChain(nodeA.exec('ip6tables-save', []))) ===
-        JSON.stringify(byChain(renderStateListing(desired, 'IPv6'))),
-      "node-a's ip6tables to hold its IPv6 plan",
+      async () => {
+        for (const name of ['node-a', 'node-b']) {
+          const saved = JSON.stringify(byChain(nodeNs.get(name)!.exec('ip6tables-save', [])));
+          if (saved !== JSON.stringify(byChain(renderStateListing(desired.get(name)!, 'IPv6')))) return false;
+          if ((await hostDrift(nodeNs.get(name)!.name, desired.get(name)!)) !== 0) return false;
+        }
+        return true;
+      },
+      "node-a's and node-b's ip6tables and IPv6 overlay to hold their plans",
       60_000,
     );
-    // The IPv6 rules are only where there is IPv6: node-b has none.
-    expect(byChain(nodeNs.get('node-b')!.exec('ip6tables-save', []))).toEqual({});
-    expect(await hostDrift(nodeA.name, desired)).toBe(0);
+    // Nothing IPv6 where there is no IPv6: node-c has no ip6tables rules and no flannel-v6 device.
+    expect(byChain(nodeNs.get('node-c')!.exec('ip6tables-save', []))).toEqual({});
+    expect(nodeNs.get('node-c')!.exec('ip', ['link', 'show'])).not.toContain('flannel-v6');
+    expect(nodeNs.get('node-b')!.exec('ip', ['-6', 'route', 'show', 'fd00:10:244:1::/64'])).toContain(
+      'dev flannel-v6.1',
+    );
 
     const fromNode = (url: string) => {
       try {
@@ -356,6 +399,8 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
     expect(curl('pod-31', 'http://10.96.0.30/')).toBe('pod-11');
     expect(fromNode('http://[fd00:10:96::30]/')).toBe('pod-11 over IPv6');
     expect(fromNode('http://[fd00:198:18::11]:30090/')).toBe('pod-11 over IPv6');
+    // Pod to pod across nodes over the IPv6 overlay (node-b's flannel-v6.1 to node-a's).
+    expect(curl('pod-21', 'http://[fd00:10:244:1::11]:8080/')).toBe('pod-11 over IPv6');
   });
 
   it("a NodePort, on a node's underlay address, from a pod on another node", () => {
@@ -677,7 +722,7 @@ describe.skipIf(!canUseNetns)('executors program real hosts: packets flow', () =
       }
       for (const child of [pid, ...inFlight]) process.kill(child, 'SIGKILL');
       await executor.kill();
-      const desired = planFromScratch(pipeline.apiserver.allObjects()).get(node)!;
+      const desired = scratchPlans(pipeline.apiserver.allObjects()).get(node)!;
       // It was killed before the host held the change.
       expect(await hostDrift(nodeNs.get(node)!.name, desired)).toBeGreaterThan(0);
 

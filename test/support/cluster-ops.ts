@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import {
+  DEFAULT_OVERLAY_CONFIG,
+  DEFAULT_PROXY_CONFIG,
   validateEndpointSlice,
   validateNode,
   validateService,
@@ -8,7 +10,7 @@ import {
   type Node,
   type Service,
 } from '@netledger/model';
-import type { NetworkPlanner } from '@netledger/planner-core';
+import { NetworkPlanner } from '@netledger/planner-core';
 import { rawNode, rawService, rawSlice } from './kube';
 
 /*
@@ -156,6 +158,18 @@ export function applyClusterOp(planner: NetworkPlanner, op: ClusterOp): void {
     case 'deleteNode':
       return planner.remove('Node', '', `node-${op.n}`);
   }
+}
+
+/**
+ * The planner the property tests start from: the test pod network, DirectRouting or not, and
+ * flannel's IPv6 overlay (a dual-stack net-conf) or not.
+ */
+export function testPlanner(directRouting: boolean, dualStackOverlay: boolean): NetworkPlanner {
+  const ipv6Network = 'fd00:10:244::/56';
+  return new NetworkPlanner(
+    { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16', ...(dualStackOverlay ? [ipv6Network] : [])] },
+    { ...DEFAULT_OVERLAY_CONFIG, directRouting, ...(dualStackOverlay ? { ipv6Network } : {}) },
+  );
 }
 
 /** The host facts every test node reports: its underlay address in 192.168.0.0/24. */

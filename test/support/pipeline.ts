@@ -9,6 +9,7 @@ import {
   DEFAULT_PROXY_CONFIG,
   validateObject,
   type NodeState,
+  type OverlayConfig,
 } from '@netledger/model';
 import { NetworkPlanner, nodeStateOf, PlanBook } from '@netledger/planner-core';
 import { FakeApiServer } from './fake-apiserver';
@@ -95,8 +96,9 @@ export const nodeStateIn = (book: PlanBook, node: string): NodeState => book.sta
 export function planFromScratch(
   objects: readonly Record<string, unknown>[],
   proxy = { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] },
+  overlay: OverlayConfig = DEFAULT_OVERLAY_CONFIG,
 ): Map<string, NodeState> {
-  const planner = new NetworkPlanner(proxy, DEFAULT_OVERLAY_CONFIG);
+  const planner = new NetworkPlanner(proxy, overlay);
   for (const raw of objects) {
     try {
       planner.upsert(validateObject(raw));

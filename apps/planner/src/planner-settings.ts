@@ -112,7 +112,12 @@ export function readPlannerSettings(
     // Without a KubeProxyConfiguration, local traffic is told apart by flannel's pod network.
     proxyConfig: e.PROXY_CONFIG
       ? proxyConfig
-      : { ...proxyConfig, clusterCIDRs: [e.CLUSTER_CIDR ?? overlayConfig.network] },
+      : {
+          ...proxyConfig,
+          clusterCIDRs: e.CLUSTER_CIDR
+            ? e.CLUSTER_CIDR.split(',').map((c) => c.trim())
+            : [overlayConfig.network, ...(overlayConfig.ipv6Network ? [overlayConfig.ipv6Network] : [])],
+        },
     overlayConfig,
     signer: e.PLAN_SIGNATURES === 'required' ? PlanSigner.fromFile(e.PLAN_SIGNING_KEY_FILE!) : undefined,
   };

@@ -1,4 +1,12 @@
-import { nodeState, type IpFamily, type NodeDiff, type NodeState, type RouteEntry } from '@netledger/model';
+import {
+  nodeState,
+  type FdbEntry,
+  type IpFamily,
+  type NeighbourEntry,
+  type NodeDiff,
+  type NodeState,
+  type RouteEntry,
+} from '@netledger/model';
 import {
   batchInput,
   formatOverlayOps,
@@ -18,7 +26,10 @@ import type { ApplyReport, DataplaneHost } from './host';
 export interface LinuxHostOptions {
   /** Program this network namespace instead of the one the process runs in. */
   readonly netns?: string;
-  /** The overlay device whose routes, neighbours and FDB entries are Netledger's (flannel.<VNI>). */
+  /**
+   * The overlay device whose routes, neighbours and FDB entries are Netledger's (flannel.<VNI>);
+   * its IPv6 sibling flannel-v6.<VNI> is too.
+   */
   readonly device: () => string;
   /** Whether a route on another device is Netledger's (a DirectRouting route it placed). */
   readonly ownsRoute: (route: RouteEntry) => boolean;
@@ -30,6 +41,9 @@ export interface LinuxHostOptions {
   readonly ownsChain: (chain: string, family: IpFamily) => boolean;
   readonly run?: CommandRunner;
 }
+
+/** flannel's overlay devices, of any VNI: IPv4's flannel.<VNI>, IPv6's flannel-v6.<VNI>. */
+const OVERLAY_DEVICE = /^flannel(-v6)?\.\d+$/;
 
 /** What ip6tables-save says on a host without IPv6 netfilter (no ip6_tables, IPv6 disabled). */
 const NO_IP6TABLES =
@@ -81,6 +95,8 @@ export class LinuxHost implements DataplaneHost {
 
   async read(): Promise<NodeState> {
     const device = this.options.device();
+    // The overlay's IPv6 device (flannel-v6.<VNI>) is owned with its IPv4 one (flannel.<VNI>).
+    const owned6Device = device.replace(/^flannel\./, 'flannel-v6.');
     const owned = ownedIptables(parseIptablesSave(await this.run('iptables-save', [])), (c) =>
       this.options.ownsChain(c, 'IPv4'),
     );
@@ -90,39 +106,41 @@ export class LinuxHost implements DataplaneHost {
       'IPv6',
     );
     const links = JSON.parse(await this.run('ip', ['-json', 'link', 'show'])) as { ifname?: string }[];
-    const hasDevice = links.some((l) => l.ifname === device);
-    // The overlay device, and those of another VNI (flannel.<VNI> are all Netledger's): read, so
-    // that a reconcile deletes them (their routes, neighbours and FDB entries go with them).
+    const present = new Set(links.map((l) => l.ifname));
+    const ownDevices = [device, owned6Device].filter((d) => present.has(d));
+    // The overlay devices, and those of another VNI (flannel.<VNI> and flannel-v6.<VNI> are all
+    // Netledger's): read, so that a reconcile deletes them (their entries go with them).
     const overlays = links.flatMap((l) =>
-      l.ifname === device || /^flannel\.\d+$/.test(l.ifname ?? '') ? [l.ifname!] : [],
+      ownDevices.includes(l.ifname ?? '') || OVERLAY_DEVICE.test(l.ifname ?? '') ? [l.ifname!] : [],
     );
     const readDevice = async (name: string) =>
       parseVxlanDevice(
         JSON.parse(await this.run('ip', ['-json', '-d', 'link', 'show', name])),
         JSON.parse(await this.run('ip', ['-json', 'addr', 'show', 'dev', name])),
       );
-    // Only Netledger's routes: those on the overlay device, and the direct routes it placed.
-    const routes = parseIpRoutes(
-      JSON.parse(await this.run('ip', ['-json', 'route', 'show', 'table', 'main'])),
-    ).filter((r) => r.dev === device || this.options.ownsRoute(r));
+    // Only Netledger's routes: those on an overlay device, and the direct routes it placed.
+    const routes = [
+      ...parseIpRoutes(JSON.parse(await this.run('ip', ['-json', 'route', 'show', 'table', 'main']))),
+      ...parseIpRoutes(JSON.parse(await this.run('ip', ['-6', '-json', 'route', 'show', 'table', 'main']))),
+    ].filter((r) => (r.dev !== null && ownDevices.includes(r.dev)) || this.options.ownsRoute(r));
+    const neighbours: NeighbourEntry[] = [];
+    const fdb: FdbEntry[] = [];
+    for (const dev of ownDevices) {
+      neighbours.push(
+        ...parseIpNeighbours(JSON.parse(await this.run('ip', ['-json', 'neigh', 'show', 'dev', dev])), dev),
+      );
+      fdb.push(
+        ...parseBridgeFdb(JSON.parse(await this.run('bridge', ['-json', 'fdb', 'show', 'dev', dev])), dev),
+      );
+    }
     return nodeState({
       chains: [...owned.chains, ...owned6.chains],
       // The host does not say how a jump got where it is; the executor's state says prepend or append.
       jumps: [...owned.jumps, ...owned6.jumps].map((j) => ({ ...j, position: 'prepend' as const })),
       devices: (await Promise.all(overlays.map(readDevice))).filter((d) => d !== undefined),
       routes,
-      neighbours: hasDevice
-        ? parseIpNeighbours(
-            JSON.parse(await this.run('ip', ['-json', 'neigh', 'show', 'dev', device])),
-            device,
-          )
-        : [],
-      fdb: hasDevice
-        ? parseBridgeFdb(
-            JSON.parse(await this.run('bridge', ['-json', 'fdb', 'show', 'dev', device])),
-            device,
-          )
-        : [],
+      neighbours,
+      fdb,
     });
   }
 

@@ -21,7 +21,7 @@ import {
 import { KubeProxyPlanner } from './kube-proxy/kube-proxy-planner';
 import type { NodeProxyPlan } from './kube-proxy/node-plan';
 import { kubeProxyTables } from './kube-proxy/tables';
-import { OverlayPlanner, routesDirectly, type OverlayPlan } from './overlay/overlay-planner';
+import { OverlayPlanner, routesDirectly, routesDirectly6, type OverlayPlan } from './overlay/overlay-planner';
 
 /** Everything one node must have, composed from shared pieces (nothing per node is copied). */
 export interface NodePlan {
@@ -131,15 +131,24 @@ export class NetworkPlanner {
   }
 }
 
-/** The overlay entries one node has for one peer. */
+/** The overlay entries one node has for one peer (both families on a dual-stack overlay). */
 export function peerEntriesOn(
   plan: OverlayPlan,
   peer: string,
 ): { routes: RouteEntry[]; neighbours: NeighbourEntry[]; fdb: FdbEntry[] } {
   const entries = plan.self && peer !== plan.node ? plan.peers.entries.get(peer) : undefined;
   if (!entries) return { routes: [], neighbours: [], fdb: [] };
-  if (routesDirectly(plan, entries.node)) return { routes: [entries.directRoute], neighbours: [], fdb: [] };
-  return { routes: [entries.route], neighbours: [entries.neighbour], fdb: [entries.fdb] };
+  const v4 = routesDirectly(plan, entries.node)
+    ? { routes: [entries.directRoute], neighbours: [], fdb: [] }
+    : { routes: [entries.route], neighbours: [entries.neighbour], fdb: [entries.fdb] };
+  const v6 = plan.device6 ? entries.ipv6 : undefined;
+  if (!v6) return v4;
+  if (routesDirectly6(plan, entries.node)) return { ...v4, routes: [...v4.routes, v6.directRoute] };
+  return {
+    routes: [...v4.routes, v6.route],
+    neighbours: [...v4.neighbours, v6.neighbour],
+    fdb: [...v4.fdb, v6.fdb],
+  };
 }
 
 /** One proxier's chains and jumps (those of `family` tagged with it). */
@@ -185,7 +194,7 @@ export function nodeStateOf(plan: NodePlan): NodeState {
   return nodeState({
     chains,
     jumps,
-    devices: plan.overlay.device ? [plan.overlay.device] : [],
+    devices: [plan.overlay.device, plan.overlay.device6].filter((d) => d !== undefined),
     routes,
     neighbours,
     fdb,

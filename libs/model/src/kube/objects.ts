@@ -93,6 +93,10 @@ export interface Node {
   readonly flannelPublicIp: string | null;
   /** VtepMAC from flannel's backend-data annotation, validated and lower-cased; null when absent. */
   readonly flannelVtepMac: string | null;
+  /** flannel's public-ipv6-overwrite, else public-ipv6 annotation (an IPv6 address); absent when neither is. */
+  readonly flannelPublicIpv6?: string;
+  /** VtepMAC from flannel's backend-v6-data annotation (its flannel-v6 device), lower-cased. */
+  readonly flannelV6VtepMac?: string;
   /** Canonical CIDRs; spec.podCIDRs, or [spec.podCIDR]. */
   readonly podCIDRs: readonly string[];
   readonly addresses: readonly NodeAddress[];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NetledgerError } from '../errors/netledger-error';
-import { canonicalIp, canonicalIpSloppy, formatCidr, parseCidrSloppy } from '../net/ip';
+import { canonicalIp, canonicalIpSloppy, formatCidr, ipFamily, parseCidrSloppy } from '../net/ip';
 import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from './names';
 import type { EndpointSlice, KubeObject, Node, Service } from './objects';
 
@@ -374,12 +374,22 @@ export function validateNode(raw: unknown, dropped: DroppedElement[] = []): Node
     );
   };
   const flannelPublicIp = ipAnnotation('public-ip-overwrite') ?? ipAnnotation('public-ip');
-  let flannelVtepMac: string | null = null;
-  const backendData = annotations[`${FLANNEL_ANNOTATION_PREFIX}backend-data`];
-  if (backendData !== undefined && backendData !== '' && backendData !== 'null') {
+  const flannelPublicIpv6 = ipAnnotation('public-ipv6-overwrite') ?? ipAnnotation('public-ipv6');
+  if (flannelPublicIpv6 !== null && ipFamily(flannelPublicIpv6) !== 'IPv6') {
+    invalid(
+      'Node',
+      meta,
+      `metadata.annotations.${FLANNEL_ANNOTATION_PREFIX}public-ipv6`,
+      `${shown(flannelPublicIpv6)} is not an IPv6 address`,
+    );
+  }
+  /** The VtepMAC of one of flannel's backend-data annotations (IPv4's, or IPv6's backend-v6-data). */
+  const vtepMac = (key: string): string | null => {
+    const data = annotations[`${FLANNEL_ANNOTATION_PREFIX}${key}`];
+    if (data === undefined || data === '' || data === 'null') return null;
     let mac: unknown;
     try {
-      mac = (JSON.parse(backendData) as { VtepMAC?: unknown } | null)?.VtepMAC;
+      mac = (JSON.parse(data) as { VtepMAC?: unknown } | null)?.VtepMAC;
     } catch {
       mac = undefined;
     }
@@ -387,17 +397,21 @@ export function validateNode(raw: unknown, dropped: DroppedElement[] = []): Node
       invalid(
         'Node',
         meta,
-        `metadata.annotations.${FLANNEL_ANNOTATION_PREFIX}backend-data`,
-        `${shown(backendData)} has no valid VtepMAC`,
+        `metadata.annotations.${FLANNEL_ANNOTATION_PREFIX}${key}`,
+        `${shown(data)} has no valid VtepMAC`,
       );
     }
-    flannelVtepMac = mac.toLowerCase();
-  }
+    return mac.toLowerCase();
+  };
+  const flannelVtepMac = vtepMac('backend-data');
+  const flannelV6VtepMac = vtepMac('backend-v6-data');
   return {
     kind: 'Node',
     name: m.name,
     flannelPublicIp,
     flannelVtepMac,
+    ...(flannelPublicIpv6 !== null ? { flannelPublicIpv6 } : {}),
+    ...(flannelV6VtepMac !== null ? { flannelV6VtepMac } : {}),
     ...(m.uid !== undefined ? { uid: m.uid } : {}),
     ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
     labels: m.labels ?? {},

@@ -90,6 +90,15 @@ const overlayNode = z.object({
   underlayMtu: mtu,
   underlaySubnet: cidr.optional(),
   deviceIp: ip.optional(),
+  ipv6: z
+    .object({
+      subnet: cidr,
+      publicIp: ip,
+      vtepMac: mac,
+      underlaySubnet: cidr.optional(),
+      deviceIp: ip.optional(),
+    })
+    .optional(),
 });
 const route = z.object({ dst: cidrText, via: ip, dev: deviceName.nullable(), onlink: z.boolean() });
 const neighbour = z.object({ dev: deviceName, ip, lladdr: mac });
@@ -101,25 +110,29 @@ export const peerEntriesSchema = z.object({
   neighbour,
   fdb,
   directRoute: route,
+  ipv6: z.object({ route, neighbour, fdb, directRoute: route }).optional(),
 });
 
 const digest = z.string().regex(/^[0-9a-f]{32}$/, 'a 32-digit hex digest');
 const pairs = z.array(z.tuple([line, digest]));
 
 /** The node's own overlay: its lease (self), its VXLAN device and flannel's rules for its subnet. */
+const vxlanDevice = z.object({
+  name: deviceName,
+  vni: z.number().int().min(0).max(16_777_215),
+  port,
+  localIp: ip,
+  mac,
+  mtu,
+  address: cidrText,
+  learning: z.boolean(),
+  gbp: z.boolean(),
+});
 const overlayOwnSchema = z.object({
   self: overlayNode,
-  device: z.object({
-    name: deviceName,
-    vni: z.number().int().min(0).max(16_777_215),
-    port,
-    localIp: ip,
-    mac,
-    mtu,
-    address: cidrText,
-    learning: z.boolean(),
-    gbp: z.boolean(),
-  }),
+  device: vxlanDevice,
+  /** The flannel-v6 device, on a dual-stack overlay. */
+  device6: vxlanDevice.optional(),
   chains: z.array(z.object({ family: ipv6.optional(), table, chain: chainName, rules: ruleList })),
   jumps: z.array(
     z.object({
@@ -147,6 +160,7 @@ export const nodeManifestSchema = z.object({
 
 const overlayConfigSchema = z.object({
   network: cidrText,
+  ipv6Network: cidrText.optional(),
   vni: z.number().int(),
   port: z.number().int(),
   mtu: z.number().int().nullable(),
@@ -211,12 +225,24 @@ export interface OverlayLease {
    * (interface) address as its local address.
    */
   readonly deviceIp?: string | undefined;
+  /** Its IPv6 lease, on a dual-stack overlay (flannel's flannel-v6 device, backend-v6-data). */
+  readonly ipv6?: OverlayLease6 | undefined;
 }
 
-/** The node's own overlay: its lease, its VXLAN device, flannel's rules for its subnet. */
+/** A node's IPv6 overlay lease: its IPv6 pod subnet, public IPv6 and flannel-v6 VTEP MAC. */
+export interface OverlayLease6 {
+  readonly subnet: Cidr;
+  readonly publicIp: string;
+  readonly vtepMac: string;
+  readonly underlaySubnet?: Cidr | undefined;
+  readonly deviceIp?: string | undefined;
+}
+
+/** The node's own overlay: its lease, its VXLAN device(s), flannel's rules for its subnet(s). */
 export type OverlayOwn = {
   readonly self: OverlayLease;
   readonly device: VxlanDevice;
+  readonly device6?: VxlanDevice;
   readonly chains: readonly ChainEntry[];
   readonly jumps: readonly JumpEntry[];
 } | null;

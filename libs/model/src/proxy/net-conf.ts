@@ -8,6 +8,8 @@ import { formatCidr, parseCidr } from '../net/ip';
 export interface OverlayConfig {
   /** The cluster pod network ("Network"), canonical CIDR. */
   readonly network: string;
+  /** The IPv6 pod network ("IPv6Network", with "EnableIPv6"): the flannel-v6 overlay; absent without it. */
+  readonly ipv6Network?: string;
   readonly vni: number;
   /** UDP port; flannel leaves 0 to the kernel, whose default is 8472. */
   readonly port: number;
@@ -53,12 +55,24 @@ export function parseNetConf(
   flags: { ipMasq?: boolean; forwardRules?: boolean } = {},
 ): OverlayConfig {
   if (!isRecord(raw)) bad('(document)', 'not an object');
+  if (field(raw, 'EnableIPv4') === false)
+    bad('EnableIPv4', 'an IPv6-only overlay is not supported yet (dual-stack is: EnableIPv6 with IPv4 on)');
   const networkText = field(raw, 'Network');
   if (typeof networkText !== 'string') bad('Network', 'required, a CIDR');
   const network = parseCidr(networkText);
   if (!network || network.family !== 'IPv4')
     bad('Network', `${JSON.stringify(networkText)} is not an IPv4 CIDR`);
-  if (field(raw, 'EnableIPv6') === true) bad('EnableIPv6', 'IPv6 overlays are not supported');
+  let ipv6Network: string | undefined;
+  const enableIPv6 = field(raw, 'EnableIPv6');
+  if (enableIPv6 !== undefined && enableIPv6 !== null && typeof enableIPv6 !== 'boolean')
+    bad('EnableIPv6', 'must be true or false');
+  if (enableIPv6 === true) {
+    const text = field(raw, 'IPv6Network');
+    if (typeof text !== 'string') bad('IPv6Network', 'required with EnableIPv6, an IPv6 CIDR');
+    const cidr = parseCidr(text);
+    if (!cidr || cidr.family !== 'IPv6') bad('IPv6Network', `${JSON.stringify(text)} is not an IPv6 CIDR`);
+    ipv6Network = formatCidr(cidr);
+  }
   const backend = field(raw, 'Backend');
   if (!isRecord(backend)) bad('Backend', 'required, an object with Type "vxlan"');
   const type = field(backend, 'Type');
@@ -83,6 +97,7 @@ export function parseNetConf(
   if (mtu !== 0 && mtu < 1330) bad('Backend.MTU', 'too small for a VXLAN overlay (at least 1330)');
   return {
     network: formatCidr(network),
+    ...(ipv6Network !== undefined ? { ipv6Network } : {}),
     vni: int('VNI', 1, 0, 16_777_215),
     port: port === 0 ? 8472 : port,
     mtu: mtu === 0 ? null : mtu,

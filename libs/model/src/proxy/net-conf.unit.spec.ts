@@ -22,13 +22,32 @@ describe("flannel's net-conf.json", () => {
     });
   });
 
+  it('reads a dual-stack overlay: EnableIPv6 with its IPv6Network', () => {
+    expect(
+      parseNetConf({
+        Network: '10.244.0.0/16',
+        EnableIPv6: true,
+        IPv6Network: 'FD00:10:244::/56',
+        Backend: { Type: 'vxlan' },
+      }),
+    ).toEqual({ ...DEFAULT_OVERLAY_CONFIG, ipv6Network: 'fd00:10:244::/56' });
+  });
+
   it.each([
     [{}, 'Network: required'],
     [{ Network: '10.244.0.0/33', Backend: { Type: 'vxlan' } }, 'is not an IPv4 CIDR'],
     [{ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }, 'Backend.Type: "host-gw" is not supported'],
     [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', VNI: -1 } }, 'Backend.VNI: must be an integer'],
     [{ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', Learning: true } }, 'Backend.Learning'],
-    [{ Network: '10.244.0.0/16', EnableIPv6: true, Backend: { Type: 'vxlan' } }, 'IPv6 overlays'],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true, Backend: { Type: 'vxlan' } }, 'IPv6Network: required'],
+    [
+      { Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: '10.0.0.0/8', Backend: { Type: 'vxlan' } },
+      'is not an IPv6 CIDR',
+    ],
+    [
+      { EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan' } },
+      'EnableIPv4: an IPv6-only overlay is not supported yet',
+    ],
   ])('rejects %j', (raw, message) => {
     expect(() => parseNetConf(raw)).toThrow(message);
   });

@@ -230,6 +230,7 @@ export class PlanBook {
       config: this.overlay,
       self: own?.self,
       device: own?.device,
+      device6: own?.device6,
       peers: this.peerTable(),
       chains: own?.chains ?? [],
       jumps: own?.jumps ?? [],

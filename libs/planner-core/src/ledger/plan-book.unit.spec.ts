@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_OVERLAY_CONFIG,
-  DEFAULT_PROXY_CONFIG,
   EMPTY_NODE_STATE,
   isNetledgerError,
   parseFragment,
@@ -17,9 +16,10 @@ import {
   clusterOpArb,
   NODES,
   testHostFacts,
+  testPlanner,
   type ClusterOp,
 } from '../../../../test/support/cluster-ops';
-import { NetworkPlanner, nodeStateOf } from '../network-planner';
+import { type NetworkPlanner, nodeStateOf } from '../network-planner';
 import { applyNodeDiff, nodeStatesEqual } from '../state/diff';
 import type { FragmentValue } from './fragments';
 import { applyForNode } from './node-change';
@@ -28,11 +28,8 @@ import { PlanRecorder, type RecordedChange } from './plan-recorder';
 
 const names = Array.from({ length: NODES }, (_, n) => `node-${n}`);
 
-function planner(ops: readonly ClusterOp[], directRouting = false): NetworkPlanner {
-  const p = new NetworkPlanner(
-    { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] },
-    { ...DEFAULT_OVERLAY_CONFIG, directRouting },
-  );
+function planner(ops: readonly ClusterOp[], directRouting = false, dualStackOverlay = false): NetworkPlanner {
+  const p = testPlanner(directRouting, dualStackOverlay);
   for (const name of names) p.setHostFacts(name, testHostFacts(name));
   for (const op of ops) applyClusterOp(p, op);
   return p;
@@ -64,8 +61,9 @@ describe('PlanBook and PlanRecorder', () => {
       fc.property(
         fc.array(fc.array(clusterOpArb, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 }),
         fc.boolean(),
-        (batches, directRouting) => {
-          const model = planner([], directRouting);
+        fc.boolean(),
+        (batches, directRouting, dualStackOverlay) => {
+          const model = planner([], directRouting, dualStackOverlay);
           model.takeChanges();
           const recorder = new PlanRecorder();
           const reader = new PlanBook();
@@ -84,7 +82,7 @@ describe('PlanBook and PlanRecorder', () => {
                 hostStates.set(node, applyNodeDiff(hostStates.get(node)!, diff));
               }
             }
-            const scratch = planner(done, directRouting);
+            const scratch = planner(done, directRouting, dualStackOverlay);
             for (const node of names) {
               const want = scratchState(scratch, node);
               expect(nodeStatesEqual(stateOf(recorder.book, node), want)).toBe(true);

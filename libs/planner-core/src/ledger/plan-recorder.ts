@@ -199,7 +199,13 @@ export class PlanRecorder {
     const o = plan.overlay;
     const overlay: OverlayOwn =
       o.self && o.device
-        ? { self: o.self, device: o.device, chains: [...o.chains], jumps: [...o.jumps] }
+        ? {
+            self: o.self,
+            device: o.device,
+            ...(o.device6 ? { device6: o.device6 } : {}),
+            chains: [...o.chains],
+            jumps: [...o.jumps],
+          }
         : null;
     const proxier = (k: NodeProxyPlan, services: string): ProxierManifest => ({
       services,

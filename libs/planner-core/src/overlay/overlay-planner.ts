@@ -1,6 +1,8 @@
 import {
   cidrContains,
   DEFAULT_OVERLAY_CONFIG,
+  formatCidr,
+  type Cidr,
   type ChainEntry,
   type FdbEntry,
   type HostFacts,
@@ -22,13 +24,21 @@ import { overlayNodeOf, type OverlayNode } from './overlay-node';
  * route via its public IP instead, and no neighbour or FDB entry.
  */
 
-/** A remote node's entries, the same on every node that routes to it: shared, not copied. */
-export interface PeerEntries {
-  readonly node: OverlayNode;
+/** A remote node's entries of one family: overlay route, neighbour, FDB entry, or a direct route. */
+export interface FamilyPeerEntries {
   readonly route: RouteEntry;
   readonly neighbour: NeighbourEntry;
   readonly fdb: FdbEntry;
   readonly directRoute: RouteEntry;
+}
+
+/**
+ * A remote node's entries, the same on every node that routes to it: shared, not copied. On a
+ * dual-stack overlay, its IPv6 lease's entries on the flannel-v6 device too.
+ */
+export interface PeerEntries extends FamilyPeerEntries {
+  readonly node: OverlayNode;
+  readonly ipv6?: FamilyPeerEntries;
 }
 
 /** Every node's peer entries, immutable; rebuilt (sharing unchanged entries) when a node changes. */
@@ -43,17 +53,31 @@ export interface OverlayPlan {
   readonly config: OverlayConfig;
   readonly self: OverlayNode | undefined;
   readonly device: VxlanDevice | undefined;
+  /** The flannel-v6 device, on a dual-stack overlay for a node with an IPv6 lease. */
+  readonly device6?: VxlanDevice | undefined;
   readonly peers: PeerTable;
   readonly chains: readonly ChainEntry[];
   readonly jumps: readonly JumpEntry[];
 }
 
 export const deviceName = (config: OverlayConfig) => `flannel.${config.vni}`;
+export const deviceName6 = (config: OverlayConfig) => `flannel-v6.${config.vni}`;
 
 /** True when `self` reaches `peer` directly on the underlay (DirectRouting). */
 export function routesDirectly(plan: OverlayPlan, peer: OverlayNode): boolean {
   const subnet = plan.self?.underlaySubnet;
   return plan.config.directRouting && subnet !== undefined && cidrContains(subnet, peer.publicIp);
+}
+
+/** The same for the IPv6 overlay: both hold IPv6 leases and share the IPv6 underlay subnet. */
+export function routesDirectly6(plan: OverlayPlan, peer: OverlayNode): boolean {
+  const subnet = plan.self?.ipv6?.underlaySubnet;
+  return (
+    plan.config.directRouting &&
+    subnet !== undefined &&
+    peer.ipv6 !== undefined &&
+    cidrContains(subnet, peer.ipv6.publicIp)
+  );
 }
 
 export class OverlayPlanner {
@@ -72,6 +96,8 @@ export class OverlayPlanner {
 
   setConfig(config: OverlayConfig): void {
     this.config = config;
+    // Leases depend on the configuration (an IPv6 network gives IPv6 leases).
+    for (const name of this.nodes.keys()) this.refresh(name);
     this.peerEntries.clear();
     for (const name of this.overlayNodes.keys())
       this.peerEntries.set(name, this.entriesFor(this.overlayNodes.get(name)!));
@@ -107,11 +133,8 @@ export class OverlayPlanner {
     const config = this.config;
     const peers = this.peerTable();
     if (!self) return { node: name, config, self, device: undefined, peers, chains: [], jumps: [] };
-    const { chains, jumps } = flannelRules(
-      config,
-      `${self.subnet.address}/${self.subnet.prefix}`,
-      this.facts.get(name)?.randomFully ?? true,
-    );
+    const randomFully = this.facts.get(name)?.randomFully ?? true;
+    const { chains, jumps } = flannelRules(config, formatCidr(self.subnet), randomFully);
     const device: VxlanDevice = {
       name: deviceName(config),
       vni: config.vni,
@@ -125,12 +148,35 @@ export class OverlayPlanner {
       learning: false,
       gbp: config.gbp,
     };
-    return { node: name, config, self, device, peers, chains, jumps };
+    const lease6 = config.ipv6Network !== undefined ? self.ipv6 : undefined;
+    if (!lease6) return { node: name, config, self, device, peers, chains, jumps };
+    const v6 = flannelRules(config, formatCidr(lease6.subnet), randomFully, 'IPv6');
+    const device6: VxlanDevice = {
+      ...device,
+      name: deviceName6(config),
+      localIp: lease6.deviceIp ?? lease6.publicIp,
+      mac: lease6.vtepMac,
+      // The kernel's headroom for VXLAN over IPv6 (VXLAN6_HEADROOM): 20 bytes more than over IPv4.
+      mtu: (config.mtu ?? self.underlayMtu) - 70,
+      address: `${lease6.subnet.address}/128`,
+    };
+    return {
+      node: name,
+      config,
+      self,
+      device,
+      device6,
+      peers,
+      chains: [...chains, ...v6.chains],
+      jumps: [...jumps, ...v6.jumps],
+    };
   }
 
   private refresh(name: string): void {
     const node = this.nodes.get(name);
-    const next = node ? overlayNodeOf(node, this.facts.get(name)) : undefined;
+    const next = node
+      ? overlayNodeOf(node, this.facts.get(name), this.config.ipv6Network !== undefined)
+      : undefined;
     const previous = this.overlayNodes.get(name);
     if (next) this.overlayNodes.set(name, next);
     else this.overlayNodes.delete(name);
@@ -142,15 +188,9 @@ export class OverlayPlanner {
   }
 
   private entriesFor(node: OverlayNode): PeerEntries {
-    const dev = deviceName(this.config);
-    const subnet = `${node.subnet.address}/${node.subnet.prefix}`;
-    return {
-      node,
-      route: { dst: subnet, via: node.subnet.address, dev, onlink: true },
-      neighbour: { dev, ip: node.subnet.address, lladdr: node.vtepMac },
-      fdb: { dev, mac: node.vtepMac, dst: node.publicIp },
-      directRoute: { dst: subnet, via: node.publicIp, dev: null, onlink: false },
-    };
+    const v4 = familyEntries(deviceName(this.config), node);
+    const lease6 = this.config.ipv6Network !== undefined ? node.ipv6 : undefined;
+    return lease6 ? { node, ...v4, ipv6: familyEntries(deviceName6(this.config), lease6) } : { node, ...v4 };
   }
 
   private peerTable(): PeerTable {
@@ -159,8 +199,23 @@ export class OverlayPlanner {
   }
 }
 
+/** flannel's entries for a lease on device `dev` (vxlan_network.go handleSubnetEvents). */
+function familyEntries(
+  dev: string,
+  lease: { subnet: Cidr; publicIp: string; vtepMac: string },
+): FamilyPeerEntries {
+  const subnet = formatCidr(lease.subnet);
+  return {
+    route: { dst: subnet, via: lease.subnet.address, dev, onlink: true },
+    neighbour: { dev, ip: lease.subnet.address, lladdr: lease.vtepMac },
+    fdb: { dev, mac: lease.vtepMac, dst: lease.publicIp },
+    directRoute: { dst: subnet, via: lease.publicIp, dev: null, onlink: false },
+  };
+}
+
 function sameOverlayNode(a: OverlayNode | undefined, b: OverlayNode | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
+  if (JSON.stringify(a.ipv6) !== JSON.stringify(b.ipv6)) return false;
   return (
     a.subnet.address === b.subnet.address &&
     a.subnet.prefix === b.subnet.prefix &&

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OVERLAY_CONFIG, DEFAULT_PROXY_CONFIG, parseNetConf, type HostFacts } from '@netledger/model';
+import {
+  DEFAULT_OVERLAY_CONFIG,
+  DEFAULT_PROXY_CONFIG,
+  parseNetConf,
+  validateNode,
+  type HostFacts,
+} from '@netledger/model';
 import { NetworkPlanner, nodeStateOf } from '../network-planner';
 import { renderStateOverlay, formatOverlayOps } from '../render/iproute2';
 import { renderStateRestore } from '../render/iptables';
@@ -183,5 +189,80 @@ describe('flannel vxlan overlay', () => {
         position: 'append',
       },
     ]);
+  });
+});
+
+describe("flannel's IPv6 overlay (EnableIPv6, a dual-stack net-conf)", () => {
+  const dualNode = (name: string, n: number, annotations: Record<string, string> = {}) =>
+    validateNode({
+      kind: 'Node',
+      metadata: { name, annotations },
+      spec: { podCIDR: `10.244.${n}.0/24`, podCIDRs: [`10.244.${n}.0/24`, `fd00:10:244:${n}::/64`] },
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: `192.168.56.1${n}` },
+          { type: 'InternalIP', address: `fd00:56::1${n}` },
+        ],
+      },
+    });
+  const MAC_B6 = '0a:58:fd:00:02:00';
+  const dualStack = parseNetConf({
+    Network: '10.244.0.0/16',
+    EnableIPv6: true,
+    IPv6Network: 'fd00:10:244::/56',
+    Backend: { Type: 'vxlan' },
+  });
+
+  it('gives a node the flannel-v6 device and per IPv6 peer a route, neighbour and FDB entry, as flannel does', () => {
+    const p = new NetworkPlanner({ ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] }, dualStack);
+    p.upsert(dualNode('node-a', 1));
+    p.upsert(
+      dualNode('node-b', 2, {
+        'flannel.alpha.coreos.com/backend-v6-data': JSON.stringify({ VNI: 1, VtepMAC: MAC_B6 }),
+        'flannel.alpha.coreos.com/public-ipv6-overwrite': 'fd00:57::12',
+      }),
+    );
+    const state = nodeStateOf(p.planNode('node-a'));
+    expect(state.devices.get('flannel-v6.1')).toEqual({
+      name: 'flannel-v6.1',
+      vni: 1,
+      port: 8472,
+      localIp: 'fd00:56::11',
+      mac: derivedVtepMac('node-a', 'flannel-v6'),
+      mtu: 1430,
+      address: 'fd00:10:244:1::/128',
+      learning: false,
+      gbp: false,
+    });
+    expect(state.routes.get('fd00:10:244:2::/64')).toEqual({
+      dst: 'fd00:10:244:2::/64',
+      via: 'fd00:10:244:2::',
+      dev: 'flannel-v6.1',
+      onlink: true,
+    });
+    expect([...state.neighbours.values()]).toContainEqual({
+      dev: 'flannel-v6.1',
+      ip: 'fd00:10:244:2::',
+      lladdr: MAC_B6,
+    });
+    expect([...state.fdb.values()]).toContainEqual({ dev: 'flannel-v6.1', mac: MAC_B6, dst: 'fd00:57::12' });
+    // flannel's masquerade and forward rules for the IPv6 network, in ip6tables.
+    const postrouting = state.chains.get('ipv6/nat/FLANNEL-POSTRTG')!;
+    expect(postrouting.rules).toContain(
+      '-s fd00:10:244::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully',
+    );
+    expect(state.chains.get('ipv6/filter/FLANNEL-FWD')!.rules).toEqual([
+      '-s fd00:10:244::/56 -m comment --comment "flanneld forward" -j ACCEPT',
+      '-d fd00:10:244::/56 -m comment --comment "flanneld forward" -j ACCEPT',
+    ]);
+  });
+
+  it('without EnableIPv6 the overlay is IPv4 only, whatever IPv6 the nodes have', () => {
+    const p = new NetworkPlanner();
+    p.upsert(dualNode('node-a', 1));
+    p.upsert(dualNode('node-b', 2));
+    const state = nodeStateOf(p.planNode('node-a'));
+    expect([...state.devices.keys()]).toEqual(['flannel.1']);
+    expect([...state.routes.keys()]).toEqual(['10.244.2.0/24']);
   });
 });

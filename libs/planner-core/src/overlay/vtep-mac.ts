@@ -6,8 +6,10 @@ import { createHash } from 'node:crypto';
  * with the locally-administered bit set and the multicast bit cleared, as flannel's random
  * MACs are.
  */
-export function derivedVtepMac(nodeName: string): string {
-  const bytes = createHash('sha256').update(`netledger-vtep/${nodeName}`).digest().subarray(0, 6);
+export function derivedVtepMac(nodeName: string, device: 'flannel' | 'flannel-v6' = 'flannel'): string {
+  // The flannel-v6 device gets its own MAC, as flannel's random ones differ per device.
+  const seed = device === 'flannel' ? `netledger-vtep/${nodeName}` : `netledger-vtep-v6/${nodeName}`;
+  const bytes = createHash('sha256').update(seed).digest().subarray(0, 6);
   bytes[0] = (bytes[0]! & 0xfe) | 0x02;
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }

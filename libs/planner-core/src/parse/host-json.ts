@@ -22,15 +22,20 @@ const asArray = (json: unknown, what: string): Record<string, unknown>[] => {
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-/** `ip -json route show [table main]` → IPv4 routes (default and unparsable destinations skipped). */
+/**
+ * `ip [-6] -json route show [table main]` → routes with a gateway (default, unparsable and the
+ * kernel's own connected routes skipped).
+ */
 export function parseIpRoutes(json: unknown): RouteEntry[] {
   const routes: RouteEntry[] = [];
   for (const r of asArray(json, 'ip -json route')) {
     const dstText = str(r.dst);
     if (!dstText || dstText === 'default') continue;
-    const cidr = parseCidr(dstText.includes('/') ? dstText : `${dstText}/32`);
+    const cidr = parseCidr(
+      dstText.includes('/') ? dstText : `${dstText}/${dstText.includes(':') ? 128 : 32}`,
+    );
     const via = str(r.gateway) && canonicalIp(str(r.gateway)!);
-    if (!cidr || !via || cidr.family !== 'IPv4') continue;
+    if (!cidr || !via) continue;
     const flags = Array.isArray(r.flags) ? r.flags : [];
     routes.push({ dst: formatCidr(cidr), via, dev: str(r.dev) ?? null, onlink: flags.includes('onlink') });
   }
@@ -69,14 +74,16 @@ export function parseVxlanDevice(linkJson: unknown, addrJson: unknown): VxlanDev
     (link?.linkinfo as { info_kind?: unknown; info_data?: Record<string, unknown> } | undefined) ?? {};
   if (!link || info.info_kind !== 'vxlan' || !info.info_data) return undefined;
   const data = info.info_data;
-  const addr = (
-    asArray(addrJson, 'ip -json addr')[0]?.addr_info as Record<string, unknown>[] | undefined
-  )?.find((a) => a.family === 'inet');
+  // Its address: IPv4's, or on an IPv6 device the global one (not the kernel's link-local).
+  const addrs =
+    (asArray(addrJson, 'ip -json addr')[0]?.addr_info as Record<string, unknown>[] | undefined) ?? [];
+  const addr =
+    addrs.find((a) => a.family === 'inet') ?? addrs.find((a) => a.family === 'inet6' && a.scope === 'global');
   return {
     name: str(link.ifname) ?? '',
     vni: Number(data.id),
     port: Number(data.port),
-    localIp: str(data.local) ?? '',
+    localIp: str(data.local) ?? str(data.local6) ?? '',
     mac: (str(link.address) ?? '').toLowerCase(),
     mtu: Number(link.mtu),
     address: addr ? `${str(addr.local)}/${Number(addr.prefixlen)}` : '',

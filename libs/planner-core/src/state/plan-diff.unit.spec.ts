@@ -1,10 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OVERLAY_CONFIG, DEFAULT_PROXY_CONFIG } from '@netledger/model';
-import { NetworkPlanner, nodeStateOf, type NodePlan } from '../network-planner';
+import { nodeStateOf, type NodePlan } from '../network-planner';
 import { applyNodeDiff, nodeStatesEqual } from './diff';
 import { diffNodePlans } from './plan-diff';
-import { applyClusterOp, clusterOpArb, NODES, testHostFacts } from '../../../../test/support/cluster-ops';
+import {
+  applyClusterOp,
+  clusterOpArb,
+  NODES,
+  testHostFacts,
+  testPlanner,
+} from '../../../../test/support/cluster-ops';
 
 describe('diffNodePlans', () => {
   it('applied to the old state gives the new state, after every step of random change sequences (1,000 cases)', () => {
@@ -13,11 +18,9 @@ describe('diffNodePlans', () => {
       fc.property(
         fc.array(clusterOpArb, { minLength: 1, maxLength: 12 }),
         fc.boolean(),
-        (ops, directRouting) => {
-          const planner = new NetworkPlanner(
-            { ...DEFAULT_PROXY_CONFIG, clusterCIDRs: ['10.244.0.0/16'] },
-            { ...DEFAULT_OVERLAY_CONFIG, directRouting },
-          );
+        fc.boolean(),
+        (ops, directRouting, dualStackOverlay) => {
+          const planner = testPlanner(directRouting, dualStackOverlay);
           const names = Array.from({ length: NODES }, (_, n) => `node-${n}`);
           for (const name of names) planner.setHostFacts(name, testHostFacts(name));
           let plans = new Map<string, NodePlan>(names.map((n) => [n, planner.planNode(n)]));
