@@ -27,7 +27,7 @@ export function asHostPrints(state: NodeState): NodeState {
  */
 export function reconcileDiff(actual: NodeState, desired: NodeState): NodeDiff {
   const printed = asHostPrints(desired);
-  const diff = diffNodeStates(actual, printed);
+  const diff = diffNodeStates(withKernelPickedDevices(actual, desired), printed);
   const positions = new Map(
     [...desired.jumps.values()].map((j) => [jumpKey({ ...j, rule: canonicalRule(j.rule) }), j.position]),
   );
@@ -41,6 +41,20 @@ export function reconcileDiff(actual: NodeState, desired: NodeState): NodeDiff {
       delete: diff.jumps.delete,
     },
   };
+}
+
+/**
+ * A route placed without a device (DirectRouting's, `dev: null`) reads back with the device the
+ * kernel picked: that is the route as placed, not drift.
+ */
+function withKernelPickedDevices(actual: NodeState, desired: NodeState): NodeState {
+  const picked = [...actual.routes.values()].filter(
+    (r) => r.dev !== null && desired.routes.get(r.dst)?.dev === null,
+  );
+  if (picked.length === 0) return actual;
+  const routes = new Map(actual.routes);
+  for (const r of picked) routes.set(r.dst, { ...r, dev: null });
+  return { ...actual, routes };
 }
 
 /** Number of entries a reconcile diff touches (drift found). */
