@@ -13,6 +13,11 @@ export interface SyntheticClusterSpec {
    * PreferSameZone. Absent: no zones, no hints.
    */
   zones?: number;
+  /**
+   * Dual-stack: every node an IPv6 address and pod CIDR too, every Service an IPv6 cluster IP,
+   * and beside each IPv4 slice an IPv6 one with the same endpoints' IPv6 addresses.
+   */
+  dualStack?: boolean;
 }
 
 export interface SyntheticCluster {
@@ -36,6 +41,10 @@ export function prng(seed: number): () => number {
 export const nodeName = (i: number) => `node-${i}`;
 const zoneName = (i: number) => `zone-${String.fromCharCode(97 + i)}`;
 const podIp = (nodeIndex: number, host: number) => `10.${64 + (nodeIndex >> 8)}.${nodeIndex & 255}.${host}`;
+const hex = (n: number) => n.toString(16);
+/** The IPv6 twin of a pod or node address (fd00:10:<node hi>:<node lo>::<host>, canonical). */
+const podIp6 = (nodeIndex: number, host: number) =>
+  `fd00:10:${hex(64 + (nodeIndex >> 8))}:${hex(nodeIndex & 255)}::${hex(host)}`;
 
 /**
  * A cluster shaped like the benchmark's: about 70% ClusterIP, 20% NodePort and 10% LoadBalancer
@@ -54,8 +63,14 @@ export function syntheticCluster(spec: SyntheticClusterSpec): SyntheticCluster {
       annotations: {},
       flannelPublicIp: null,
       flannelVtepMac: null,
-      podCIDRs: [`10.${64 + (i >> 8)}.${i & 255}.0/24`],
-      addresses: [{ type: 'InternalIP', address: `192.168.${i >> 8}.${i & 255}` }],
+      podCIDRs: [
+        `10.${64 + (i >> 8)}.${i & 255}.0/24`,
+        ...(spec.dualStack ? [`fd00:10:${hex(64 + (i >> 8))}:${hex(i & 255)}::/64`] : []),
+      ],
+      addresses: [
+        { type: 'InternalIP', address: `192.168.${i >> 8}.${i & 255}` },
+        ...(spec.dualStack ? [{ type: 'InternalIP' as const, address: `fd00:192:168::${hex(i)}` }] : []),
+      ],
     });
   }
   const hostsUsed = new Uint8Array(spec.nodes);
@@ -82,7 +97,10 @@ export function syntheticCluster(spec: SyntheticClusterSpec): SyntheticCluster {
       namespace,
       name,
       type,
-      clusterIPs: [`172.${16 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}`],
+      clusterIPs: [
+        `172.${16 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}`,
+        ...(spec.dualStack ? [`fd00:172::${hex(s)}`] : []),
+      ],
       ports,
       externalIPs: [],
       sessionAffinity: 'None',
@@ -119,6 +137,17 @@ export function syntheticCluster(spec: SyntheticClusterSpec): SyntheticCluster {
       ports: ports.map((p) => ({ name: p.name, port: p.port === 80 ? 8080 : 5353, protocol: p.protocol })),
       endpoints,
     });
+    if (spec.dualStack) {
+      slices.push({
+        ...slices[slices.length - 1]!,
+        name: `${name}-v6`,
+        addressType: 'IPv6',
+        endpoints: endpoints.map((ep) => {
+          const [, hi, lo, host] = ep.addresses[0]!.split('.').map(Number);
+          return { ...ep, addresses: [podIp6(((hi! - 64) << 8) | lo!, host!)] };
+        }),
+      });
+    }
   }
   return { nodes, services, slices };
 }
